@@ -1,0 +1,34 @@
+# One command each: `make run` starts the gateway, `make test` runs the tests.
+# Both create .venv and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ARGS   ?=
+
+.PHONY: run test lint check bench clean
+
+$(VENV)/.run-deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[full]'
+	touch $@
+
+$(VENV)/.dev-deps: pyproject.toml $(VENV)/.run-deps
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.run-deps          ## start the gateway on 0.0.0.0:8787 (ARGS="--config settings.yaml")
+	$(PY) -m proxy $(ARGS)
+
+test: $(VENV)/.dev-deps         ## lint, type-check and run the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) tests/check_budget.py
+	$(PY) -m pytest $(ARGS)
+
+bench: $(VENV)/.dev-deps        ## the project's own benchmark (see bench/README.md)
+	$(PY) -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

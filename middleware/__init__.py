@@ -1,0 +1,1 @@
+"""Pluggable middleware classes. Each module holds one class and its Options Struct."""

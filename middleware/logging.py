@@ -1,0 +1,106 @@
+"""One structured log line per request, written when the request really ends.
+
+For a stream that is after its last chunk (or when the client goes away), so the line has
+the time to first byte, the usage from the final chunk and the true outcome. Exactly one
+outcome is logged: a response or an error, never both. Credentials are never handed to the
+logger; prompt and answer bodies are not logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import structlog
+
+from proxy.context import RequestContext
+from proxy.errors import GatewayError
+from proxy.pipeline import Next
+from proxy.reply import Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.schema import Usage
+
+
+class LoggingOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    event: str = "request"
+    log_metadata: bool = True
+
+
+class LoggingMiddleware:
+    Options = LoggingOptions
+
+    def __init__(self, options: LoggingOptions | None = None) -> None:
+        self.options = options or LoggingOptions()
+        self.log = structlog.get_logger("gateway.access")
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
+        try:
+            reply = await call_next(ctx)
+        except GatewayError as exc:
+            self.emit(ctx, exc.status, exc.type)
+            raise
+        except asyncio.CancelledError:
+            self.emit(ctx, 499, "client_closed")
+            raise
+        if isinstance(reply, StreamReply):
+            return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+        assert isinstance(reply, CompletionReply)
+        self.emit(ctx, reply.status, None, reply.completion.usage())
+        return reply
+
+    async def _watch(
+        self, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
+    ) -> AsyncIterator[Chunk]:
+        last: Chunk | None = None
+        status: int = 499  # unless the stream ends or fails
+        error: str | None = "client_closed"
+        try:
+            async for chunk in chunks:
+                if last is None:
+                    ctx.ttfb = time.perf_counter() - ctx.start
+                last = chunk
+                yield chunk
+            status, error = reply.status, None
+        except GatewayError as exc:
+            status, error = exc.status, exc.type
+            raise
+        finally:
+            await aclose(chunks)
+            self.emit(ctx, status, error, last.usage() if last is not None else None)
+
+    def emit(
+        self, ctx: RequestContext, status: int, error: str | None, usage: Usage | None = None
+    ) -> None:
+        ctx.status = status
+        ctx.error = error
+        fields: dict[str, Any] = {
+            "request_id": ctx.request_id,
+            "trace_id": ctx.trace_id,
+            "provider": ctx.provider,
+            "model": ctx.model,
+            "status": status,
+            "latency_ms": round(ctx.elapsed_ms(), 3),
+            "stream": ctx.stream,
+        }
+        if ctx.ttfb is not None:
+            fields["ttfb_ms"] = round(ctx.ttfb * 1000.0, 3)
+        if usage is not None:
+            fields["prompt_tokens"] = usage.prompt_tokens
+            fields["completion_tokens"] = usage.completion_tokens
+            fields["total_tokens"] = usage.total_tokens
+        if error is not None:
+            fields["error_type"] = error
+        if ctx.attempts > 1:
+            fields["attempts"] = ctx.attempts
+        if ctx.targets_tried:
+            fields["targets"] = ctx.targets_tried
+        if ctx.principal is not None:
+            fields["principal"] = ctx.principal
+        if ctx.cache_status is not None:
+            fields["cache_status"] = ctx.cache_status
+        if self.options.log_metadata and ctx.metadata:
+            fields["metadata"] = ctx.metadata
+        ctx.usage = usage
+        self.log.info(self.options.event, **fields)

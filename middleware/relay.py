@@ -1,0 +1,156 @@
+"""Relay: performs the upstream call and pumps the stream, chunk by chunk.
+
+Always last in the chain (pinned by the framework). Non-streamed answers are read whole
+(bounded); streams are decoded as bytes arrive and handed on at once, no buffering. When the
+consumer stops early (client gone), the upstream response is closed, which aborts the
+provider's request and frees its connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+
+from proxy.context import RequestContext
+from proxy.convert import completion_to_chunks
+from proxy.errors import RequestTooLarge, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from proxy.framing import FRAMINGS
+from proxy.gateway import Gateway
+from proxy.providers.base import ProviderAdapter, UpstreamRequest
+from proxy.reply import Chunk, CompletionReply, Reply, StreamReply
+from proxy.upstream import open_upstream
+
+ERROR_BODY_LIMIT = 1024 * 1024
+STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
+
+
+def passed_headers(upstream: Mapping[str, str]) -> dict[str, str]:
+    """Upstream headers worth handing to the client: rate limits and the provider's id."""
+    out: dict[str, str] = {}
+    for name, value in upstream.items():
+        low = name.lower()
+        if low.startswith(("x-ratelimit-", "anthropic-ratelimit-")) or low == "retry-after":
+            out[low] = value
+        elif low in ("x-request-id", "request-id", "apim-request-id"):
+            out["x-upstream-request-id"] = value
+    return out
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    async for data in resp.content.iter_any():
+        size += len(data)
+        if size > limit:
+            raise RequestTooLarge(
+                f"upstream answer larger than {limit} bytes", status=502, code="upstream_too_large"
+            )
+        parts.append(data)
+    return b"".join(parts)
+
+
+class Relay:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
+        self.max_response = gateway.settings.upstream.max_response_bytes
+
+    async def __call__(
+        self, ctx: RequestContext, adapter: ProviderAdapter, up: UpstreamRequest
+    ) -> Reply:
+        target = ctx.target
+        timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
+        t0 = time.perf_counter()
+        loop_deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        resp = await open_upstream(self.gw.session, up, adapter.name, timeout)
+        owned = False
+        try:
+            headers = passed_headers(resp.headers)
+            if resp.status >= 400:
+                raw = await self._read(resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name)
+                raise adapter.parse_error(resp.status, resp.headers, raw)
+            ctype = resp.headers.get("content-type", "")
+            if up.stream and ctype.startswith(STREAM_TYPES):
+                owned = True
+                translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
+                chunks = self._pump(ctx, resp, translator, FRAMINGS[up.framing](), adapter.name)
+                return StreamReply(chunks, resp.status, headers)
+            raw = await self._read(resp, self.max_response, loop_deadline, adapter.name)
+            ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+            completion = adapter.parse_response(resp.status, resp.headers, raw, ctx.model)
+            if ctx.stream:  # the provider answered a stream request with one JSON body
+                return StreamReply(_iterate(completion_to_chunks(completion.parsed)), 200, headers)
+            return CompletionReply(completion, 200, headers)
+        finally:
+            if not owned:
+                resp.release()
+
+    async def _read(
+        self, resp: aiohttp.ClientResponse, limit: int, deadline: float | None, provider: str
+    ) -> bytes:
+        try:
+            if deadline is None:
+                return await read_body(resp, limit)
+            async with asyncio.timeout_at(deadline):
+                return await read_body(resp, limit)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{provider} did not answer in time", code="upstream_timeout"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnreachable(
+                f"{provider} connection broke while reading the answer ({type(exc).__name__})",
+                code="upstream_disconnected",
+            ) from None
+
+    async def _pump(
+        self,
+        ctx: RequestContext,
+        resp: aiohttp.ClientResponse,
+        translator: object,
+        decoder: object,
+        provider: str,
+    ) -> AsyncIterator[Chunk]:
+        feed = translator.feed  # type: ignore[attr-defined]
+        decode = decoder.feed  # type: ignore[attr-defined]
+        clean = False
+        t0 = time.perf_counter()
+        try:
+            async for data in resp.content.iter_any():
+                for event in decode(data):
+                    for chunk in feed(event):
+                        yield chunk
+            for event in decoder.flush():  # type: ignore[attr-defined]
+                for chunk in feed(event):
+                    yield chunk
+            for chunk in translator.finish():  # type: ignore[attr-defined]
+                yield chunk
+            clean = True
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{provider} stream stalled (read timeout)", code="upstream_timeout"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(
+                f"{provider} stream broke ({type(exc).__name__})",
+                status=502,
+                code="upstream_stream_broken",
+            ) from None
+        finally:
+            ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+            if clean:
+                resp.release()
+            else:
+                resp.close()  # aborts the upstream request and drops its connection
+
+
+def _include_usage(ctx: RequestContext) -> bool:
+    so = ctx.request.stream_options
+    return bool(so and getattr(so, "include_usage", False) is True)
+
+
+async def _iterate(chunks: list[Chunk]) -> AsyncIterator[Chunk]:
+    for c in chunks:
+        yield c

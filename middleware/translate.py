@@ -1,0 +1,57 @@
+"""Translate: the canonical request into the target provider's native call, and back.
+
+Pinned by the framework as the end of the chain, just before the relay. The adapter does
+the shaping (``build_request`` / ``parse_response`` / ``StreamTranslator``); this step adds
+what is the same for every provider: forwarded client headers.
+"""
+
+from __future__ import annotations
+
+from middleware.relay import Relay
+from proxy.context import RequestContext
+from proxy.errors import GatewayError
+from proxy.gateway import Gateway
+from proxy.providers import get_adapter
+from proxy.reply import Reply
+
+# never forwarded, whatever forward_headers says: credentials, hop-by-hop, our own contract
+_NOT_FORWARDED = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "connection",
+        "transfer-encoding",
+        "proxy-authorization",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+    }
+)
+
+
+class Translate:
+    def __init__(self, gateway: Gateway) -> None:
+        self.relay = Relay(gateway)
+
+    async def __call__(self, ctx: RequestContext) -> Reply:
+        target = ctx.target
+        if target is None:
+            raise GatewayError("no target was chosen for this request (router missing?)")
+        adapter = get_adapter(target.provider)
+        up = adapter.build_request(ctx.body, target, ctx.model)
+        if target.forward_headers:
+            for name in target.forward_headers:
+                low = name.lower()
+                if low in _NOT_FORWARDED or low.startswith("x-portkey-"):
+                    continue
+                value = ctx.headers.get(low)
+                if value is not None:
+                    up.headers[low] = value
+        return await self.relay(ctx, adapter, up)

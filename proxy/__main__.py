@@ -1,0 +1,146 @@
+"""``python -m proxy`` / ``llm-gateway``: run the gateway.
+
+    python -m proxy [--config settings.yaml] [--host H] [--port P] [--workers N]
+
+With ``--workers N`` > 1, N processes share the port through SO_REUSEPORT; the parent only
+supervises them (restarts a crashed worker, forwards SIGTERM for a graceful drain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from multiprocessing.connection import wait
+
+import msgspec
+from aiohttp import web
+
+from proxy import __version__
+from proxy.logsetup import configure_logging
+from proxy.pipeline import SettingsError
+from proxy.settings import Settings, load_settings
+
+
+def _use_uvloop() -> bool:
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+def serve(settings: Settings, reuse_port: bool = False) -> None:
+    """Run one server process until SIGINT/SIGTERM."""
+    from proxy.app import create_app
+
+    configure_logging(settings.logging)
+    uv = _use_uvloop()
+    app = create_app(settings)
+    import structlog
+
+    structlog.get_logger("gateway").info(
+        "starting",
+        version=__version__,
+        host=settings.server.host,
+        port=settings.server.port,
+        pid=os.getpid(),
+        uvloop=uv,
+    )
+    web.run_app(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        reuse_port=reuse_port or None,
+        access_log=None,
+        print=None,
+        handler_cancellation=True,  # a client that hangs up cancels its upstream call
+        shutdown_timeout=settings.server.shutdown_timeout,
+        backlog=2048,
+    )
+
+
+def supervise(settings: Settings) -> int:
+    ctx = multiprocessing.get_context("fork")
+    n = settings.server.workers
+    procs: dict[int, multiprocessing.process.BaseProcess] = {}
+    stopping = False
+
+    def start(slot: int) -> None:
+        p = ctx.Process(target=serve, args=(settings, True), name=f"gateway-worker-{slot}")
+        p.start()
+        procs[slot] = p
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs.values():
+            if p.pid and p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(n):
+        start(slot)
+    last_restart = 0.0
+    while procs:
+        wait([p.sentinel for p in procs.values()], timeout=1.0)
+        for slot, p in list(procs.items()):
+            if p.is_alive():
+                continue
+            del procs[slot]
+            if not stopping:
+                # a crashed worker is replaced, at most once a second
+                time.sleep(max(0.0, 1.0 - (time.monotonic() - last_restart)))
+                last_restart = time.monotonic()
+                start(slot)
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="llm-gateway", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config", "-c", help="settings file (YAML/JSON); env GATEWAY_SETTINGS")
+    ap.add_argument("--host", help="bind address (default 0.0.0.0)")
+    ap.add_argument("--port", "-p", type=int, help="port (default 8787)")
+    ap.add_argument("--workers", "-w", type=int, help="processes sharing the port")
+    ap.add_argument("--check", action="store_true", help="validate the settings and exit")
+    ap.add_argument("--version", action="version", version=__version__)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        server = settings.server
+        settings = msgspec.structs.replace(
+            settings,
+            server=msgspec.structs.replace(
+                server,
+                host=args.host if args.host is not None else server.host,
+                port=args.port if args.port is not None else server.port,
+                workers=args.workers if args.workers is not None else server.workers,
+            ),
+        )
+        if args.check:
+            from proxy.app import create_app
+
+            create_app(settings)  # builds every middleware: option errors surface here
+            print("settings OK")
+            return 0
+        if settings.server.workers > 1:
+            return supervise(settings)
+        serve(settings)
+        return 0
+    except SettingsError as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Gateway: the process-wide state built once from settings (no import-time singletons)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import structlog
+
+from proxy.errors import GatewayError
+from proxy.hostpolicy import HostPolicy
+from proxy.pipeline import Next, SettingsError, build_chain, instantiate
+from proxy.routing.config import ConfigNode, parse_config
+from proxy.settings import Settings
+
+
+class Gateway:
+    """Settings, the shared upstream session, parsed configs and the frozen chain."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = structlog.get_logger("gateway")
+        self.host_policy = HostPolicy(settings.custom_hosts)
+        self.configs: dict[str, ConfigNode] = {}
+        for cid, raw in settings.configs.items():
+            self.configs[cid] = _settings_config(raw, f"configs.{cid}")
+        self.default_config: ConfigNode | None = None
+        if isinstance(settings.default_config, str):
+            self.default_config = self.configs[settings.default_config]
+        elif isinstance(settings.default_config, dict):
+            self.default_config = _settings_config(settings.default_config, "default_config")
+        self.middlewares: list[Any] = []
+        for i, entry in enumerate(settings.middleware):
+            if entry.enabled:
+                self.middlewares.append(
+                    instantiate(entry.cls, entry.options, field=f"middleware[{i}]")
+                )
+        self._session: aiohttp.ClientSession | None = None
+        self.ready = False
+        self.chain: Next | None = None
+
+    def freeze(self, terminal: Next) -> None:
+        self.chain = build_chain(self.middlewares, terminal)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the upstream session is opened on start-up")
+        return self._session
+
+    @session.setter
+    def session(self, value: aiohttp.ClientSession | None) -> None:
+        self._session = value
+
+
+def _settings_config(raw: dict[str, Any], field: str) -> ConfigNode:
+    try:
+        return parse_config(raw)
+    except GatewayError as exc:
+        raise SettingsError(f"{field}: {exc.message.removeprefix('invalid config: ')}") from None

@@ -1,0 +1,115 @@
+"""The middleware contract and the chain runner.
+
+A middleware is an object with ``async __call__(ctx, call_next) -> Reply`` (an onion, as in
+aiohttp and starlette). It may act before ``call_next``, short-circuit by returning its own
+``Reply`` without calling it, or wrap what comes back (including a stream, via
+``StreamReply.wrap``). Raising ``GatewayError`` ends the request with that error.
+
+The chain is built once at start-up and frozen. The framework pins both ends: error
+rendering is outermost (the HTTP handler) and translate → relay is always terminal.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import msgspec
+
+from proxy.context import RequestContext
+from proxy.reply import Reply
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+Next = Callable[[RequestContext], Awaitable[Reply]]
+
+
+@runtime_checkable
+class Middleware(Protocol):
+    """A pluggable step of the chain.
+
+    Optional class attribute ``Options``: a ``msgspec.Struct`` type. The settings entry's
+    ``options`` are decoded into it at start-up (typos fail there) and passed to
+    ``__init__(options)``. Optional ``async startup(gateway)`` / ``async shutdown()`` run
+    with the server's lifecycle, for sessions and pools.
+    """
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply: ...
+
+
+class _Step:
+    """``call_next`` for one layer. Returns the coroutine directly: no extra frame."""
+
+    __slots__ = ("_mw", "_next")
+
+    def __init__(self, mw: Middleware, nxt: Next) -> None:
+        self._mw = mw
+        self._next = nxt
+
+    def __call__(self, ctx: RequestContext) -> Awaitable[Reply]:
+        return self._mw(ctx, self._next)
+
+
+def build_chain(middlewares: Sequence[Middleware], terminal: Next) -> Next:
+    """Fold the middlewares around the terminal handler: first in the list runs first."""
+    handler: Next = terminal
+    for mw in reversed(middlewares):
+        handler = _Step(mw, handler)
+    return handler
+
+
+class SettingsError(ValueError):
+    """Invalid settings; the message names the field."""
+
+
+def import_object(path: str, *, field: str) -> Any:
+    """Import ``package.module:Name`` (or ``package.module.Name``)."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise SettingsError(f"{field}: {path!r} is not a dotted path like 'package.module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SettingsError(f"{field}: cannot import module {module_name!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SettingsError(f"{field}: module {module_name!r} has no {attr!r}") from None
+
+
+def instantiate(path: str, options: dict[str, Any], *, field: str) -> Any:
+    """Build a plugin (middleware, guardrail check, ...) from its dotted path and options."""
+    cls = import_object(path, field=f"{field}.class")
+    if not callable(cls):
+        raise SettingsError(f"{field}.class: {path!r} is not a class")
+    options_type = getattr(cls, "Options", None)
+    if options_type is None:
+        if options:
+            raise SettingsError(f"{field}.options: {path} takes no options")
+        return cls()
+    try:
+        opts = msgspec.convert(options, options_type, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"{field}.options: {exc}") from None
+    try:
+        return cls(opts)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{field}.options: {exc}") from None
+
+
+async def startup_all(objs: Sequence[object], gateway: Gateway) -> None:
+    for obj in objs:
+        hook = getattr(obj, "startup", None)
+        if hook is not None:
+            await hook(gateway)
+
+
+async def shutdown_all(objs: Sequence[object]) -> None:
+    for obj in reversed(objs):
+        hook = getattr(obj, "shutdown", None)
+        if hook is not None:
+            await hook()

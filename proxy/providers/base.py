@@ -1,0 +1,126 @@
+"""The provider adapter contract.
+
+A provider is three pure pieces plus a stateful stream translator:
+
+- ``build_request(body, target, model) -> UpstreamRequest``
+- ``parse_response(status, headers, raw, model) -> Completion``
+- ``parse_error(status, headers, raw) -> GatewayError``
+- ``stream_translator(model, include_usage) -> StreamTranslator`` whose ``feed(event)``
+  turns one native stream event into zero or more OpenAI chunks.
+
+Nothing here does I/O: the relay performs the call, the adapter only shapes bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
+
+import msgspec
+
+from proxy.context import RequestBody
+from proxy.errors import GatewayError, UpstreamError, as_str_or_none, type_for_status
+from proxy.reply import Chunk, Completion
+from proxy.target import Target
+
+Framing = Literal["sse", "aws-eventstream"]
+
+
+class UpstreamRequest(msgspec.Struct, kw_only=True):
+    method: str = "POST"
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    stream: bool = False
+    framing: Framing = "sse"
+
+    def __repr__(self) -> str:  # never print headers: they hold credentials
+        return f"UpstreamRequest({self.method} {self.url}, stream={self.stream})"
+
+
+class StreamTranslator(Protocol):
+    def feed(self, event: Any) -> list[Chunk]:
+        """One native event in, OpenAI chunks out. Raises GatewayError on an error event."""
+        ...
+
+    def finish(self) -> list[Chunk]:
+        """Called once when the upstream stream ends cleanly."""
+        ...
+
+
+class ProviderAdapter(Protocol):
+    name: str
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest: ...
+
+    def parse_response(
+        self, status: int, headers: Mapping[str, str], raw: bytes, model: str
+    ) -> Completion: ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
+
+    def stream_translator(self, model: str, include_usage: bool) -> StreamTranslator: ...
+
+
+class _OpenAIErrorBody(msgspec.Struct):
+    message: Any = None
+    type: Any = None
+    param: Any = None
+    code: Any = None
+
+
+class _OpenAIErrorEnvelope(msgspec.Struct):
+    error: _OpenAIErrorBody | str | None = None
+    message: Any = None  # some compatible servers answer {"message": "..."} or {"detail": ...}
+    detail: Any = None
+
+
+_error_decoder = msgspec.json.Decoder(_OpenAIErrorEnvelope)
+
+# headers of an upstream error that the client should see (rate limits, retry hints)
+PASSED_ERROR_HEADERS = ("retry-after", "retry-after-ms", "x-ms-retry-after-ms")
+
+
+def error_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in PASSED_ERROR_HEADERS:
+        value = headers.get(name)
+        if value is not None:
+            out[name] = value
+    for name, value in headers.items():
+        if name.lower().startswith("x-ratelimit-"):
+            out[name.lower()] = value
+    return out
+
+
+def openai_style_error(
+    status: int, headers: Mapping[str, str], raw: bytes, provider: str
+) -> GatewayError:
+    """Normalise an OpenAI-shaped (or roughly so) error body; status preserved."""
+    message: str | None = None
+    etype = param = code = None
+    try:
+        env = _error_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        env = None
+    if env is not None:
+        if isinstance(env.error, _OpenAIErrorBody):
+            message = as_str_or_none(env.error.message)
+            etype = as_str_or_none(env.error.type)
+            param = as_str_or_none(env.error.param)
+            code = as_str_or_none(env.error.code)
+        elif isinstance(env.error, str):
+            message = env.error
+        message = message or as_str_or_none(env.message) or as_str_or_none(env.detail)
+    if not message:
+        text = raw[:500].decode("utf-8", "replace").strip()
+        message = text or f"upstream returned HTTP {status}"
+    return UpstreamError(
+        f"{provider} error: {message}",
+        status=status,
+        type=etype or type_for_status(status),
+        param=param,
+        code=code,
+        headers=error_headers(headers),
+        provider=provider,
+    )

@@ -1,0 +1,134 @@
+"""The OpenAI-compatible family: rows of data, one shared adapter.
+
+These providers already speak Chat Completions, so the body goes through as the client sent
+it (unknown fields included) and the answer comes back byte for byte. A row says where the
+API lives and how it authenticates; that is all that differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import msgspec
+
+from proxy.context import RequestBody
+from proxy.errors import AuthenticationError, GatewayError, InvalidRequest, UpstreamError
+from proxy.providers.base import UpstreamRequest, openai_style_error
+from proxy.reply import Chunk, Completion
+from proxy.sse import SSEEvent
+from proxy.target import Target
+
+AuthStyle = Literal["bearer", "api-key", "none"]
+
+
+class CompatRow(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    base_url: str | None  # None: a custom host is required
+    auth: AuthStyle = "bearer"
+    key_required: bool = True
+    path: str = "/chat/completions"
+
+
+ROWS: tuple[CompatRow, ...] = (
+    CompatRow(name="openai", base_url="https://api.openai.com/v1"),
+    CompatRow(name="groq", base_url="https://api.groq.com/openai/v1"),
+    CompatRow(name="mistral-ai", base_url="https://api.mistral.ai/v1"),
+    CompatRow(name="together-ai", base_url="https://api.together.xyz/v1"),
+    CompatRow(name="deepseek", base_url="https://api.deepseek.com/v1"),
+    CompatRow(name="fireworks-ai", base_url="https://api.fireworks.ai/inference/v1"),
+    CompatRow(name="openrouter", base_url="https://openrouter.ai/api/v1"),
+    CompatRow(name="perplexity-ai", base_url="https://api.perplexity.ai"),
+    CompatRow(name="x-ai", base_url="https://api.x.ai/v1"),
+    CompatRow(name="cerebras", base_url="https://api.cerebras.ai/v1"),
+    CompatRow(name="sambanova", base_url="https://api.sambanova.ai/v1"),
+    CompatRow(name="ollama", base_url="http://localhost:11434/v1", key_required=False),
+    CompatRow(name="lm-studio", base_url="http://localhost:1234/v1", key_required=False),
+    CompatRow(name="vllm", base_url=None, key_required=False),
+    CompatRow(name="openai-compatible", base_url=None, key_required=False),
+)
+
+
+class PassthroughStream:
+    """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk."""
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+
+    def feed(self, event: SSEEvent) -> list[Chunk]:
+        data = event.data
+        if data == b"[DONE]" or not data:
+            return []
+        if event.event == "error" or data.startswith(b'{"error"'):
+            raise _stream_error(self._provider, data)
+        return [Chunk(raw=data)]
+
+    def finish(self) -> list[Chunk]:
+        return []
+
+
+def _stream_error(provider: str, data: bytes) -> GatewayError:
+    err = openai_style_error(500, {}, data, provider)
+    return UpstreamError(err.message, status=err.status, type=err.type, code=err.code)
+
+
+class OpenAICompatAdapter:
+    """One adapter instance per row."""
+
+    def __init__(self, row: CompatRow) -> None:
+        self.row = row
+        self.name = row.name
+
+    def base_url(self, target: Target) -> str:
+        base = target.custom_host or self.row.base_url
+        if not base:
+            raise InvalidRequest(
+                f"provider {self.name!r} needs a custom host "
+                "(x-portkey-custom-host header or custom_host in settings/config)",
+                param="x-portkey-custom-host",
+                code="missing_custom_host",
+            )
+        return base.rstrip("/")
+
+    def auth_headers(self, target: Target) -> dict[str, str]:
+        key = target.api_key
+        if not key:
+            if self.row.key_required:
+                raise AuthenticationError(
+                    f"no API key for provider {self.name!r}: send Authorization: Bearer <key>, "
+                    "x-portkey-api-key, or configure the provider in settings",
+                    code="missing_api_key",
+                )
+            return {}
+        if self.row.auth == "api-key":
+            return {"api-key": key}
+        if self.row.auth == "none":
+            return {}
+        return {"Authorization": f"Bearer {key}"}
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        headers = {"Content-Type": "application/json", **self.auth_headers(target)}
+        if target.openai_organization:
+            headers["OpenAI-Organization"] = target.openai_organization
+        if target.openai_project:
+            headers["OpenAI-Project"] = target.openai_project
+        overrides = {"model": model} if model != body.request.model else {}
+        return UpstreamRequest(
+            url=self.base_url(target) + self.row.path,
+            headers=headers,
+            body=body.passthrough_bytes(**overrides),
+            stream=bool(body.request.stream),
+        )
+
+    def parse_response(
+        self, status: int, headers: Mapping[str, str], raw: bytes, model: str
+    ) -> Completion:
+        return Completion(raw=raw)
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError:
+        return openai_style_error(status, headers, raw, self.name)
+
+    def stream_translator(self, model: str, include_usage: bool) -> PassthroughStream:
+        return PassthroughStream(self.name)

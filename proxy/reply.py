@@ -1,0 +1,143 @@
+"""What a chain returns: a complete answer or a stream of chunks.
+
+Both keep the bytes and the typed view side by side and convert lazily: an OpenAI-compatible
+answer is relayed byte for byte (nothing lost, nothing re-encoded) unless some middleware
+asks for the typed view, and a native adapter's typed chunks are encoded once, at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from typing import Any
+
+import msgspec
+
+from proxy.schema import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Usage,
+    chunk_decoder,
+    completion_decoder,
+    encoder,
+    usage_decoder,
+)
+
+
+class Completion:
+    """A complete chat completion: raw JSON bytes and/or the typed Struct."""
+
+    __slots__ = ("_parsed", "_raw")
+
+    def __init__(self, raw: bytes | None = None, parsed: ChatCompletion | None = None) -> None:
+        if raw is None and parsed is None:
+            raise ValueError("a Completion needs bytes or a ChatCompletion")
+        self._raw = raw
+        self._parsed = parsed
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = encoder.encode(self._parsed)
+        return self._raw
+
+    @property
+    def parsed(self) -> ChatCompletion:
+        if self._parsed is None:
+            assert self._raw is not None
+            self._parsed = completion_decoder.decode(self._raw)
+        return self._parsed
+
+    def replace(self, parsed: ChatCompletion) -> None:
+        """Swap in an edited answer; the bytes are re-encoded on next use."""
+        self._parsed = parsed
+        self._raw = None
+
+    def usage(self) -> Usage | None:
+        if self._parsed is not None:
+            u = self._parsed.usage
+            return u if isinstance(u, Usage) else None
+        with suppress(msgspec.DecodeError, msgspec.ValidationError):
+            return usage_decoder.decode(self.raw).usage
+        return None
+
+
+class Chunk:
+    """One ``chat.completion.chunk`` of a stream: the SSE data bytes and/or the Struct."""
+
+    __slots__ = ("_parsed", "_raw")
+
+    def __init__(self, raw: bytes | None = None, parsed: ChatCompletionChunk | None = None) -> None:
+        self._raw = raw
+        self._parsed = parsed
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = encoder.encode(self._parsed)
+        return self._raw
+
+    @property
+    def parsed(self) -> ChatCompletionChunk:
+        if self._parsed is None:
+            assert self._raw is not None
+            self._parsed = chunk_decoder.decode(self._raw)
+        return self._parsed
+
+    def replace(self, parsed: ChatCompletionChunk) -> None:
+        self._parsed = parsed
+        self._raw = None
+
+    def usage(self) -> Usage | None:
+        """Usage if this chunk carries it (cheap check on the bytes first)."""
+        if self._parsed is None and b'"usage"' not in self.raw:
+            return None
+        u = self.parsed.usage
+        return u if isinstance(u, Usage) else None
+
+
+class Reply:
+    """Common part of both reply kinds: the status and headers for the client."""
+
+    __slots__ = ("headers", "status")
+
+    def __init__(self, status: int = 200, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.headers: dict[str, str] = headers if headers is not None else {}
+
+
+class CompletionReply(Reply):
+    __slots__ = ("completion",)
+
+    def __init__(
+        self, completion: Completion, status: int = 200, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, headers)
+        self.completion = completion
+
+
+class StreamReply(Reply):
+    """A stream of chunks. Whoever consumes ``chunks`` must ``aclose()`` it when done."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[Chunk],
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, headers)
+        self.chunks = chunks
+
+    def wrap(self, wrapper: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> StreamReply:
+        """Wrap the chunk iterator (tee, transform, observe) keeping status and headers."""
+        self.chunks = wrapper(self.chunks)
+        return self
+
+
+async def aclose(it: AsyncIterator[Any]) -> None:
+    """Close an async iterator if it can be closed (async generators can)."""
+    close: Callable[[], Awaitable[None]] | None = getattr(it, "aclose", None)
+    if close is not None:
+        await close()

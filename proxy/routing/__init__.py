@@ -1,0 +1,1 @@
+"""Routing: the x-portkey-config schema, target resolution and strategies."""

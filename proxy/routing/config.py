@@ -1,0 +1,164 @@
+"""The routing config schema (Portkey-compatible ``x-portkey-config``).
+
+A config is a tree: every node may carry a strategy and child ``targets``; leaves name a
+provider (or a settings slug through ``virtual_key``). Children inherit the shaping fields
+(``retry``, ``request_timeout``, ``override_params``, ``custom_host``, ``forward_headers``,
+credentials) from their parent. ``cache`` and the guardrail hooks are read by their own
+middlewares. Unknown keys are rejected so a typo is a 400 naming the field, not a surprise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from proxy.errors import InvalidRequest
+from proxy.target import Target
+
+StrategyMode = Literal["single", "fallback", "loadbalance", "conditional"]
+
+
+class Condition(msgspec.Struct, forbid_unknown_fields=True):
+    query: dict[str, Any]
+    then: str
+
+
+class Strategy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    mode: StrategyMode = "single"
+    on_status_codes: list[int] | None = None
+    conditions: list[Condition] | None = None
+    default: str | None = None
+
+
+class Retry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    attempts: int = 0
+    on_status_codes: list[int] | None = None
+    use_retry_after_header: bool = True
+
+
+class CacheConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    mode: Literal["simple", "semantic"] = "simple"
+    max_age: int | None = None  # seconds
+
+
+class CircuitBreakerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    failure_threshold: int | None = None
+    failure_threshold_percentage: float | None = None
+    cooldown_interval: int = 30_000  # milliseconds
+    failure_status_codes: list[int] | None = None
+    minimum_requests: int = 1
+
+
+class ConfigNode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One node of a config tree (the root is one too)."""
+
+    provider: str | None = None
+    virtual_key: str | None = None  # a provider slug from settings
+    name: str | None = None
+    weight: float | None = None
+    strategy: Strategy | None = None
+    targets: list[ConfigNode] | None = None
+    retry: Retry | None = None
+    request_timeout: int | None = None  # milliseconds
+    override_params: dict[str, Any] | None = None
+    custom_host: str | None = None
+    forward_headers: list[str] | None = None
+    cache: CacheConfig | None = None
+    cb_config: CircuitBreakerConfig | None = None
+    input_guardrails: list[Any] | None = None
+    output_guardrails: list[Any] | None = None
+    before_request_hooks: list[Any] | None = None
+    after_request_hooks: list[Any] | None = None
+    # credentials and provider-specific fields (same names as Target)
+    api_key: str | None = None
+    resource_name: str | None = None
+    deployment_id: str | None = None
+    api_version: str | None = None
+    azure_ad_token: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_region: str | None = None
+    vertex_project_id: str | None = None
+    vertex_region: str | None = None
+    vertex_token: str | None = None
+    openai_organization: str | None = None
+    openai_project: str | None = None
+
+
+GatewayConfig = ConfigNode
+
+_decoder = msgspec.json.Decoder(ConfigNode)
+
+# fields a child takes from its parent when it does not set them
+INHERITED = tuple(
+    f
+    for f in ConfigNode.__struct_fields__
+    if f not in {"name", "weight", "strategy", "targets", "provider", "virtual_key"}
+    and f not in {"cache", "input_guardrails", "output_guardrails"}
+    and f not in {"before_request_hooks", "after_request_hooks", "cb_config"}
+)
+TARGET_FIELDS = frozenset(Target.__struct_fields__)
+
+
+def _where(exc: msgspec.ValidationError) -> str:
+    text = str(exc)
+    message, sep, where = text.rpartition(" - at `")
+    if not sep:
+        return text
+    return f"{where.rstrip('`').removeprefix('$').lstrip('.') or 'config'}: {message}"
+
+
+def config_error(detail: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"invalid config: {detail}", param="x-portkey-config", code="invalid_config"
+    )
+
+
+def parse_config(data: bytes | str | dict[str, Any]) -> ConfigNode:
+    """Decode and validate a config; raises InvalidRequest naming the bad field."""
+    try:
+        if isinstance(data, dict):
+            node = msgspec.convert(data, ConfigNode)
+        else:
+            node = _decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise config_error(_where(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise config_error(f"not valid JSON ({exc})") from None
+    validate(node, "")
+    return node
+
+
+def validate(node: ConfigNode, path: str) -> None:
+    def at(field: str) -> str:
+        return f"{path}.{field}" if path else field
+
+    mode = node.strategy.mode if node.strategy else "single"
+    if node.targets:
+        if node.provider or node.virtual_key:
+            raise config_error(f"{at('provider')}: a node has either a provider or targets")
+        for i, child in enumerate(node.targets):
+            validate(child, at(f"targets[{i}]"))
+            if child.weight is not None and child.weight < 0:
+                raise config_error(f"{at(f'targets[{i}].weight')}: must not be negative")
+        if mode == "conditional":
+            conds = node.strategy.conditions if node.strategy else None
+            if not conds:
+                raise config_error(f"{at('strategy.conditions')}: conditional needs conditions")
+            names = {t.name for t in node.targets if t.name}
+            for i, cond in enumerate(conds):
+                if cond.then not in names:
+                    raise config_error(
+                        f"{at(f'strategy.conditions[{i}].then')}: no target named {cond.then!r}"
+                    )
+            default = node.strategy.default if node.strategy else None
+            if default is not None and default not in names:
+                raise config_error(f"{at('strategy.default')}: no target named {default!r}")
+    elif node.strategy and mode != "single":
+        raise config_error(f"{at('targets')}: mode {mode!r} needs targets")
+    if node.retry is not None and not 0 <= node.retry.attempts <= 5:
+        raise config_error(f"{at('retry.attempts')}: must be between 0 and 5")
+    if node.request_timeout is not None and node.request_timeout <= 0:
+        raise config_error(f"{at('request_timeout')}: must be a positive number of ms")

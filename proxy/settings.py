@@ -1,0 +1,199 @@
+"""Settings: one YAML (or JSON) file decoded with msgspec into typed Structs.
+
+Works with no file at all (defaults), takes ``${VAR}`` / ``${VAR:-default}`` references in
+string values (keys from a Kubernetes Secret, for instance) and env-var overrides for the
+common knobs. Unknown fields are errors, and every error names the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from proxy.pipeline import SettingsError
+from proxy.target import Target
+
+DEFAULT_SETTINGS_ENV = "GATEWAY_SETTINGS"
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "0.0.0.0"
+    port: int = 8787
+    workers: int = 1
+    max_body_bytes: int = 25 * 1024 * 1024  # base64 images make bodies large
+    shutdown_timeout: float = 15.0  # seconds given to in-flight streams on SIGTERM
+
+
+class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    connect_timeout: float = 10.0  # seconds to open a connection
+    read_timeout: float = 600.0  # seconds of silence tolerated between upstream bytes
+    pool_size: int = 1000  # open connections, all hosts together
+    pool_size_per_host: int = 0  # 0: no per-host limit
+    keepalive_timeout: float = 60.0
+    max_response_bytes: int = 64 * 1024 * 1024  # non-streamed answers larger than this fail
+
+
+class CustomHostSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    # Empty: any host. Otherwise host names ("api.example.com"), suffixes ("*.corp.example")
+    # and IP networks ("10.0.0.0/8"); anything else gets 403.
+    allow: list[str] = msgspec.field(default_factory=list)
+
+
+class LoggingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class ProviderEntry(Target, forbid_unknown_fields=True, kw_only=True):
+    """A provider configured in settings, referenced as ``model: "@slug/model"``."""
+
+    models: list[str] = msgspec.field(default_factory=list)
+
+
+class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    cls: str = msgspec.field(name="class")
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    enabled: bool = True
+
+
+DEFAULT_MIDDLEWARE: tuple[str, ...] = (
+    "middleware.auth:AuthMiddleware",
+    "middleware.logging:LoggingMiddleware",
+    "middleware.router:RouterMiddleware",
+)
+
+
+def _default_chain() -> list[MiddlewareEntry]:
+    return [MiddlewareEntry(cls=c) for c in DEFAULT_MIDDLEWARE]
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    upstream: UpstreamSettings = msgspec.field(default_factory=UpstreamSettings)
+    custom_hosts: CustomHostSettings = msgspec.field(default_factory=CustomHostSettings)
+    logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
+    middleware: list[MiddlewareEntry] = msgspec.field(default_factory=_default_chain)
+    providers: dict[str, ProviderEntry] = msgspec.field(default_factory=dict)
+    # routing configs by id, usable as `x-portkey-config: <id>`; validated at start-up
+    configs: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    # id of a config in `configs` (or an inline config) applied when a request names none
+    default_config: str | dict[str, Any] | None = None
+
+
+# env var -> (section, field, parser)
+_ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
+    "GATEWAY_HOST": ("server", "host", str),
+    "GATEWAY_PORT": ("server", "port", int),
+    "GATEWAY_WORKERS": ("server", "workers", int),
+    "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
+    "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
+    "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
+    "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
+    "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
+    "GATEWAY_CUSTOM_HOSTS_ALLOW": (
+        "custom_hosts",
+        "allow",
+        lambda v: [h.strip() for h in v.split(",") if h.strip()],
+    ),
+}
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(node: Any, env: Mapping[str, str], path: str) -> Any:
+    if isinstance(node, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise SettingsError(f"{path}: environment variable {name} is not set")
+
+        return _VAR.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, f"{path}.{k}") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for var, (section, field, parse) in _ENV_OVERRIDES.items():
+        if var not in env:
+            continue
+        try:
+            value = parse(env[var])
+        except ValueError:
+            raise SettingsError(f"{var}: {env[var]!r} is not a valid {section}.{field}") from None
+        sect = raw.setdefault(section, {})
+        if not isinstance(sect, dict):
+            raise SettingsError(f"{section}: expected a mapping")
+        sect[field] = value
+
+
+def _field_of(exc: msgspec.ValidationError) -> str:
+    """Turn msgspec's "... - at `$.server.port`" into "server.port: ..."."""
+    text = str(exc)
+    message, sep, where = text.rpartition(" - at `")
+    if not sep:
+        return text
+    field = where.rstrip("`").removeprefix("$").lstrip(".") or "(top level)"
+    return f"{field}: {message}"
+
+
+def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SettingsError("settings: the file must hold a mapping at the top level")
+    raw = _interpolate(raw, env, "settings")
+    _apply_env(raw, env)
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_field_of(exc)) from None
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if not 0 < s.server.port < 65536:
+        raise SettingsError(f"server.port: {s.server.port} is not a TCP port")
+    if s.server.workers < 1:
+        raise SettingsError("server.workers: must be at least 1")
+    if s.server.max_body_bytes < 1024:
+        raise SettingsError("server.max_body_bytes: must be at least 1024")
+    for name in ("connect_timeout", "read_timeout"):
+        if getattr(s.upstream, name) <= 0:
+            raise SettingsError(f"upstream.{name}: must be positive")
+    for slug in s.providers:
+        if "/" in slug or not slug:
+            raise SettingsError(f"providers.{slug}: a slug cannot be empty or contain '/'")
+    if isinstance(s.default_config, str) and s.default_config not in s.configs:
+        raise SettingsError(f"default_config: no config with id {s.default_config!r}")
+
+
+def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``path`` (or ``$GATEWAY_SETTINGS``); defaults when neither is set."""
+    env = os.environ if env is None else env
+    path = path or env.get(DEFAULT_SETTINGS_ENV) or None
+    raw: Any = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise SettingsError(f"settings file {path}: {exc.strerror or exc}") from None
+        try:
+            raw = msgspec.yaml.decode(data) if data.strip() else {}
+        except msgspec.DecodeError as exc:
+            raise SettingsError(f"settings file {path}: not valid YAML/JSON: {exc}") from None
+    return parse_settings(raw, env)

@@ -1,0 +1,61 @@
+"""Target: where one attempt goes (provider, credentials, host, per-provider fields).
+
+Field names follow Portkey's config targets (snake_case), so a target can be written in an
+``x-portkey-config`` JSON, built from ``x-portkey-*`` headers, or taken from a provider
+entry in settings. Credentials live only here and in the upstream request; they are never
+logged (``__repr__`` masks them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SECRET_FIELDS = frozenset(
+    {"api_key", "aws_secret_access_key", "aws_session_token", "azure_ad_token", "vertex_token"}
+)
+
+
+class Target(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
+    provider: str
+    api_key: str | None = None
+    custom_host: str | None = None
+    # Azure OpenAI
+    resource_name: str | None = None
+    deployment_id: str | None = None
+    api_version: str | None = None
+    azure_ad_token: str | None = None
+    # AWS Bedrock
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_region: str | None = None
+    # Google Vertex AI
+    vertex_project_id: str | None = None
+    vertex_region: str | None = None
+    vertex_token: str | None = None
+    # OpenAI
+    openai_organization: str | None = None
+    openai_project: str | None = None
+    # request shaping
+    override_params: dict[str, Any] | None = None
+    forward_headers: list[str] | None = None
+    request_timeout: int | None = None  # milliseconds
+    # settings slug this target came from (for logs and /v1/models)
+    slug: str | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            shown.append(f"{name}={'***' if name in SECRET_FIELDS else repr(value)}")
+        return f"Target({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    def secrets(self) -> list[str]:
+        """The credential values this target carries (for log redaction)."""
+        return [v for n in SECRET_FIELDS if isinstance(v := getattr(self, n), str) and v]
