@@ -19,7 +19,6 @@ from proxy.reply import Reply
 from proxy.routing.resolve import (
     check_host,
     header_fields,
-    request_config,
     slug_target,
     split_model,
 )
@@ -58,13 +57,12 @@ class RouterMiddleware:
         client = header_fields(ctx)
         slug, model = split_model(ctx.request.model)
         ctx.model = model
-        config, inline = request_config(ctx, gw)
-        ctx.config = config
+        config = ctx.config
         if slug is not None:
             target, trusted = slug_target(slug, gw, client)
             return await self.single(ctx, target, trusted, call_next)
         if config is not None:
-            return await run_config(ctx, config, gw, client, inline, call_next)
+            return await run_config(ctx, config, gw, client, ctx.config_inline, call_next)
         provider = ctx.headers.get("x-portkey-provider")
         if not provider:
             raise InvalidRequest(

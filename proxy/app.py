@@ -21,6 +21,7 @@ from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from proxy.gateway import Gateway
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.reply import CompletionReply, StreamReply, aclose
+from proxy.routing.resolve import request_config
 from proxy.schema import ChatRequest, encoder, request_decoder
 from proxy.settings import Settings
 from proxy.sse import DONE
@@ -101,6 +102,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = RequestBody(raw, decode_chat(raw))
         ctx = RequestContext(request_id, trace_id, request.headers, body)
         _read_metadata(ctx)
+        ctx.config, ctx.config_inline = request_config(ctx, gw)
         assert gw.chain is not None
         reply = await gw.chain(ctx)
     except GatewayError as exc:

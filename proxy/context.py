@@ -71,6 +71,7 @@ class RequestContext:
         "body",
         "cache_status",
         "config",
+        "config_inline",
         "error",
         "headers",
         "metadata",
@@ -109,7 +110,8 @@ class RequestContext:
         self.metadata: dict[str, Any] = {}
         self.principal: str | None = None  # gateway key name when auth is on
         self.auth_header: str | None = None  # header that carried the gateway key
-        self.config: GatewayConfig | None = None
+        self.config: GatewayConfig | None = None  # resolved before the chain runs
+        self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None
         self.targets_tried: list[str] = []
         self.attempts = 0
