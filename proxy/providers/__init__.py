@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from proxy.errors import InvalidRequest
+from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
 from proxy.providers.openai_compat import ROWS, OpenAICompatAdapter
 
 PROVIDERS: dict[str, ProviderAdapter] = {row.name: OpenAICompatAdapter(row) for row in ROWS}
 PROVIDERS["azure-openai"] = AzureOpenAIAdapter()
+PROVIDERS["anthropic"] = AnthropicAdapter()
 
 # names clients use for the same provider
 ALIASES: dict[str, str] = {"azure": "azure-openai", "mistral": "mistral-ai", "xai": "x-ai"}

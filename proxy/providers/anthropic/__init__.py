@@ -1,0 +1,49 @@
+"""Anthropic Messages API adapter (``POST {base}/messages``).
+
+Request shaping in ``request.py`` and ``structured.py``, answers in ``response.py``,
+streams in ``stream.py``, errors in ``errors.py``; see docs/providers/anthropic.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from proxy.context import RequestBody
+from proxy.errors import GatewayError
+from proxy.providers.anthropic import api
+from proxy.providers.anthropic.errors import parse_error
+from proxy.providers.anthropic.native import encoder
+from proxy.providers.anthropic.request import build_body
+from proxy.providers.anthropic.response import parse_response
+from proxy.providers.anthropic.stream import AnthropicStream
+from proxy.providers.base import UpstreamRequest
+from proxy.reply import Completion
+from proxy.target import Target
+
+
+class AnthropicAdapter:
+    name = "anthropic"
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        headers = api.headers(target)
+        native = build_body(body, model)
+        return UpstreamRequest(
+            url=api.url(target),
+            headers=headers,
+            body=encoder.encode(native),
+            stream=bool(body.request.stream),
+        )
+
+    def parse_response(
+        self, status: int, headers: Mapping[str, str], raw: bytes, model: str
+    ) -> Completion:
+        return parse_response(status, headers, raw, model)
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError:
+        return parse_error(status, headers, raw)
+
+    def stream_translator(self, model: str, include_usage: bool) -> AnthropicStream:
+        return AnthropicStream(model, include_usage)
+
+
+__all__ = ["AnthropicAdapter"]

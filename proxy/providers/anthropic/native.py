@@ -1,0 +1,186 @@
+"""msgspec Structs for the Messages API wire format, both directions.
+
+Outbound blocks are tagged on ``type`` (the encoder writes the tag). Inbound content
+blocks are read leniently into one ``Block`` shape: the API adds block kinds over time
+(thinking, server tools, citations), and an unknown kind must not fail a whole answer.
+Stream events are decoded by their SSE event name with one reused decoder per type.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+# ---------------------------------------------------------------- request
+
+
+class TextBlock(Struct, tag_field="type", tag="text"):
+    text: str
+
+
+class Base64Source(Struct, tag_field="type", tag="base64"):
+    media_type: str
+    data: str
+
+
+class URLSource(Struct, tag_field="type", tag="url"):
+    url: str
+
+
+class ImageBlock(Struct, tag_field="type", tag="image"):
+    source: Base64Source | URLSource
+
+
+class DocumentBlock(Struct, tag_field="type", tag="document"):
+    source: Base64Source | URLSource
+
+
+class ToolUseBlock(Struct, tag_field="type", tag="tool_use"):
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ToolResultBlock(Struct, tag_field="type", tag="tool_result", omit_defaults=True):
+    tool_use_id: str
+    content: str | list[TextBlock] | UnsetType = UNSET
+
+
+InputBlock = TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock
+
+
+class MessageParam(Struct):
+    role: Literal["user", "assistant"]
+    content: list[InputBlock]
+
+
+class ToolParam(Struct, omit_defaults=True):
+    name: str
+    input_schema: dict[str, Any]
+    description: str | UnsetType = UNSET
+    strict: bool | UnsetType = UNSET
+
+
+class ToolChoice(Struct, omit_defaults=True):
+    type: Literal["auto", "any", "tool", "none"]
+    name: str | UnsetType = UNSET
+    disable_parallel_tool_use: bool | UnsetType = UNSET
+
+
+class Metadata(Struct):
+    user_id: str
+
+
+class JSONOutputFormat(Struct, tag_field="type", tag="json_schema"):
+    schema: dict[str, Any]
+
+
+class OutputConfig(Struct):
+    format: JSONOutputFormat
+
+
+class MessagesRequest(Struct, omit_defaults=True):
+    model: str
+    messages: list[MessageParam]
+    max_tokens: int
+    system: list[TextBlock] | UnsetType = UNSET
+    stop_sequences: list[str] | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    top_p: float | UnsetType = UNSET
+    top_k: int | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+    tools: list[ToolParam] | UnsetType = UNSET
+    tool_choice: ToolChoice | UnsetType = UNSET
+    output_config: OutputConfig | UnsetType = UNSET
+    stream: bool | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------- response
+
+
+class Block(Struct):
+    type: str
+    text: str = ""
+    id: str = ""
+    name: str = ""
+    input: Any = None
+
+
+class Usage(Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class Message(Struct):
+    id: str = ""
+    model: str = ""
+    content: list[Block] = []
+    stop_reason: str | None = None
+    usage: Usage | None = None
+
+
+class ErrorDetail(Struct):
+    type: str = ""
+    message: str = ""
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail | None = None
+
+
+# ---------------------------------------------------------------- stream events
+
+
+class MessageStart(Struct):
+    message: Message
+
+
+class BlockStart(Struct):
+    index: int
+    content_block: Block
+
+
+class BlockDeltaBody(Struct):
+    type: str
+    text: str = ""
+    partial_json: str = ""
+
+
+class BlockDelta(Struct):
+    index: int
+    delta: BlockDeltaBody
+
+
+class BlockStop(Struct):
+    index: int
+
+
+class MessageDeltaBody(Struct):
+    stop_reason: str | None = None
+
+
+class MessageDelta(Struct):
+    delta: MessageDeltaBody
+    usage: Usage | None = None
+
+
+class EventType(Struct):
+    type: str = ""
+
+
+message_decoder = msgspec.json.Decoder(Message)
+error_decoder = msgspec.json.Decoder(ErrorBody)
+type_decoder = msgspec.json.Decoder(EventType)
+EVENT_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "message_start": msgspec.json.Decoder(MessageStart),
+    "content_block_start": msgspec.json.Decoder(BlockStart),
+    "content_block_delta": msgspec.json.Decoder(BlockDelta),
+    "content_block_stop": msgspec.json.Decoder(BlockStop),
+    "message_delta": msgspec.json.Decoder(MessageDelta),
+    "error": error_decoder,
+}
+encoder = msgspec.json.Encoder()

@@ -1,0 +1,269 @@
+"""ChatRequest -> Messages API request body.
+
+Every choice here is documented in docs/providers/anthropic.md: what maps, what is
+dropped because it is only a sampling hint, what is refused with a 400 because dropping it
+would silently change the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.context import RequestBody
+from proxy.errors import InvalidRequest
+from proxy.providers.anthropic import structured
+from proxy.providers.anthropic.api import DEFAULT_MAX_TOKENS
+from proxy.providers.anthropic.native import (
+    Base64Source,
+    DocumentBlock,
+    ImageBlock,
+    InputBlock,
+    MessageParam,
+    MessagesRequest,
+    Metadata,
+    TextBlock,
+    ToolChoice,
+    ToolParam,
+    ToolResultBlock,
+    ToolUseBlock,
+    URLSource,
+)
+from proxy.providers.common import (
+    content_parts,
+    parse_data_url,
+    stop_list,
+    system_text,
+    token_limit,
+)
+from proxy.schema import (
+    AssistantMessage,
+    AudioPart,
+    ChatRequest,
+    FilePart,
+    FunctionMessage,
+    ImagePart,
+    NamedToolChoice,
+    RefusalPart,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+)
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+Role = Literal["user", "assistant"]
+
+
+def build_body(body: RequestBody, model: str) -> MessagesRequest:
+    req = body.request
+    _refuse_unsupported(req)
+    plan = structured.plan(req, model)
+    system = [TextBlock(text=t) for t in system_text(req)]
+    if plan.system is not None:
+        system.append(plan.system)
+    tools, tool_choice = _tools(req)
+    if plan.tool is not None:
+        tool_choice = structured.answer_tool_choice(tool_choice, bool(tools))
+        tools = [*tools, plan.tool]
+    out = MessagesRequest(
+        model=model,
+        messages=_messages(req),
+        max_tokens=token_limit(req) or DEFAULT_MAX_TOKENS,
+        system=system or UNSET,
+        stop_sequences=stop_list(req) or UNSET,
+        tools=tools or UNSET,
+        tool_choice=tool_choice if tools and tool_choice is not None else UNSET,
+        output_config=plan.output_config or UNSET,
+        stream=True if req.stream else UNSET,
+    )
+    if isinstance(req.temperature, float | int):
+        out.temperature = req.temperature
+    if isinstance(req.top_p, float | int):
+        out.top_p = req.top_p
+    top_k = body.as_dict().get("top_k")  # not an OpenAI field; clients send it as an extra
+    if isinstance(top_k, int) and not isinstance(top_k, bool):
+        out.top_k = top_k
+    if isinstance(req.user, str) and req.user:
+        out.metadata = Metadata(user_id=req.user)
+    return out
+
+
+def _refuse_unsupported(req: ChatRequest) -> None:
+    if isinstance(req.n, int) and req.n > 1:
+        raise InvalidRequest(
+            "anthropic returns one choice per request; n > 1 is not supported",
+            param="n",
+            code="unsupported_parameter",
+        )
+    if req.logprobs is True or isinstance(req.top_logprobs, int):
+        raise InvalidRequest(
+            "anthropic does not return log probabilities",
+            param="logprobs",
+            code="unsupported_parameter",
+        )
+
+
+class _Turns:
+    """Collects blocks into alternating turns: consecutive same-role blocks merge."""
+
+    def __init__(self) -> None:
+        self.turns: list[MessageParam] = []
+
+    def add(self, role: Role, blocks: list[InputBlock]) -> None:
+        if not blocks:
+            return
+        if self.turns and self.turns[-1].role == role:
+            self.turns[-1].content.extend(blocks)
+        else:
+            self.turns.append(MessageParam(role=role, content=blocks))
+
+
+def _messages(req: ChatRequest) -> list[MessageParam]:
+    turns = _Turns()
+    for i, m in enumerate(req.messages):
+        where = f"messages[{i}]"
+        if isinstance(m, UserMessage):
+            turns.add("user", _user_blocks(m, where))
+        elif isinstance(m, AssistantMessage):
+            turns.add("assistant", _assistant_blocks(m, where))
+        elif isinstance(m, ToolMessage):
+            turns.add("user", [_tool_result(m)])
+        elif isinstance(m, FunctionMessage):
+            raise InvalidRequest(
+                "role 'function' (deprecated) is not supported for anthropic: use tools "
+                "and role 'tool'",
+                param=f"{where}.role",
+                code="unsupported_parameter",
+            )
+    if not turns.turns:
+        raise InvalidRequest(
+            "anthropic needs at least one user or assistant message besides system messages",
+            param="messages",
+        )
+    return turns.turns
+
+
+def _user_blocks(m: UserMessage, where: str) -> list[InputBlock]:
+    blocks: list[InputBlock] = []
+    for j, part in enumerate(content_parts(m.content)):
+        param = f"{where}.content[{j}]"
+        if isinstance(part, TextPart):
+            if part.text:
+                blocks.append(TextBlock(text=part.text))
+        elif isinstance(part, ImagePart):
+            blocks.append(_image(part.image_url.url, param))
+        elif isinstance(part, FilePart):
+            blocks.append(_document(part, param))
+        elif isinstance(part, AudioPart):
+            raise InvalidRequest(
+                "anthropic does not accept audio input", param=param, code="unsupported_content"
+            )
+    return blocks
+
+
+def _image(url: str, param: str) -> ImageBlock:
+    data = parse_data_url(url, param)
+    if data is None:
+        if not url.startswith(("https://", "http://")):
+            raise InvalidRequest(
+                "image_url must be an http(s) URL or a base64 data URL",
+                param=param,
+                code="invalid_image_url",
+            )
+        return ImageBlock(source=URLSource(url=url))  # Anthropic fetches it itself
+    mime, b64 = data
+    if mime not in IMAGE_TYPES:
+        raise InvalidRequest(
+            f"anthropic accepts images of type {', '.join(sorted(IMAGE_TYPES))}, not {mime}",
+            param=param,
+            code="invalid_image_url",
+        )
+    return ImageBlock(source=Base64Source(media_type=mime, data=b64))
+
+
+def _document(part: FilePart, param: str) -> DocumentBlock:
+    file_data = part.file.file_data
+    data = parse_data_url(file_data, param) if isinstance(file_data, str) else None
+    if data is None or data[0] != "application/pdf":
+        raise InvalidRequest(
+            "anthropic accepts files only as inline PDF data (file_data: "
+            "data:application/pdf;base64,...); OpenAI file ids mean nothing to it",
+            param=param,
+            code="unsupported_content",
+        )
+    return DocumentBlock(source=Base64Source(media_type=data[0], data=data[1]))
+
+
+def _assistant_blocks(m: AssistantMessage, where: str) -> list[InputBlock]:
+    blocks: list[InputBlock] = []
+    for part in content_parts(m.content):
+        text = part.text if isinstance(part, TextPart) else None
+        if isinstance(part, RefusalPart):
+            text = part.refusal
+        if text:
+            blocks.append(TextBlock(text=text))
+    if isinstance(m.tool_calls, list):
+        for j, call in enumerate(m.tool_calls):
+            param = f"{where}.tool_calls[{j}].function.arguments"
+            blocks.append(
+                ToolUseBlock(
+                    id=call.id, name=call.function.name, input=_arguments(call.function, param)
+                )
+            )
+    return blocks
+
+
+def _arguments(fn: Any, param: str) -> dict[str, Any]:
+    raw = fn.arguments or "{}"
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidRequest(
+            f"tool call arguments of {fn.name!r} are not valid JSON", param=param
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(
+            f"tool call arguments of {fn.name!r} must be a JSON object", param=param
+        )
+    return value
+
+
+def _tool_result(m: ToolMessage) -> ToolResultBlock:
+    if isinstance(m.content, str):
+        return ToolResultBlock(tool_use_id=m.tool_call_id, content=m.content or UNSET)
+    texts = [TextBlock(text=p.text) for p in m.content if p.text]
+    return ToolResultBlock(tool_use_id=m.tool_call_id, content=texts or UNSET)
+
+
+def _tools(req: ChatRequest) -> tuple[list[ToolParam], ToolChoice | None]:
+    tools: list[ToolParam] = []
+    if isinstance(req.tools, list):
+        for i, t in enumerate(req.tools):
+            fn = t.function
+            structured.check_tool_name(fn.name, f"tools[{i}].function.name")
+            schema = fn.parameters if isinstance(fn.parameters, dict) else None
+            tools.append(
+                ToolParam(
+                    name=fn.name,
+                    input_schema=schema or {"type": "object", "properties": {}},
+                    description=fn.description,
+                    strict=True if fn.strict is True else UNSET,
+                )
+            )
+    return tools, _tool_choice(req)
+
+
+def _tool_choice(req: ChatRequest) -> ToolChoice | None:
+    tc = req.tool_choice
+    no_parallel = True if req.parallel_tool_calls is False else UNSET
+    if isinstance(tc, NamedToolChoice):
+        return ToolChoice(type="tool", name=tc.function.name, disable_parallel_tool_use=no_parallel)
+    if tc == "none":
+        return ToolChoice(type="none")
+    if tc == "required":
+        return ToolChoice(type="any", disable_parallel_tool_use=no_parallel)
+    if tc == "auto" or no_parallel is True:
+        return ToolChoice(type="auto", disable_parallel_tool_use=no_parallel)
+    return None

@@ -1,0 +1,96 @@
+"""Messages API answer -> ChatCompletion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.errors import UpstreamError
+from proxy.providers.anthropic.native import Message, Usage, encoder, message_decoder
+from proxy.providers.anthropic.structured import ANSWER_TOOL
+from proxy.providers.common import now
+from proxy.reply import Completion
+from proxy.schema import (
+    ChatCompletion,
+    Choice,
+    FunctionCall,
+    PromptTokensDetails,
+    ResponseMessage,
+    ToolCall,
+)
+from proxy.schema import Usage as OpenAIUsage
+
+FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",  # a server tool paused the turn; the text so far is the answer
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def finish_reason(stop_reason: str | None, answered_by_tool: bool = False) -> str:
+    reason = FINISH_REASONS.get(stop_reason or "", "stop")
+    if answered_by_tool and reason == "tool_calls":
+        return "stop"  # the json_schema answer tool is content, not a call for the client
+    return reason
+
+
+def usage(u: Usage | None) -> OpenAIUsage:
+    """Anthropic counts cached input apart; OpenAI's prompt_tokens includes it."""
+    if u is None:
+        return OpenAIUsage(prompt_tokens_details=PromptTokensDetails(cached_tokens=0))
+    cached = u.cache_read_input_tokens or 0
+    prompt = (u.input_tokens or 0) + cached + (u.cache_creation_input_tokens or 0)
+    completion = u.output_tokens or 0
+    return OpenAIUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached),
+    )
+
+
+def to_completion(msg: Message, model: str) -> ChatCompletion:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    answered_by_tool = False
+    for block in msg.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use" and block.name == ANSWER_TOOL:
+            texts.append(encoder.encode(block.input or {}).decode())
+            answered_by_tool = True
+        elif block.type == "tool_use":
+            args = encoder.encode(block.input if block.input is not None else {}).decode()
+            calls.append(ToolCall(id=block.id, function=FunctionCall(block.name, args)))
+        # thinking, redacted_thinking and server-tool blocks have no OpenAI field
+    text = "".join(texts)
+    message = ResponseMessage(
+        content=text if text or not calls else None, tool_calls=calls or UNSET
+    )
+    reason = finish_reason(msg.stop_reason, answered_by_tool and not calls)
+    return ChatCompletion(
+        id=msg.id or "msg_unknown",
+        created=now(),
+        model=msg.model or model,
+        choices=[Choice(index=0, message=message, finish_reason=reason)],
+        usage=usage(msg.usage),
+    )
+
+
+def parse_response(status: int, headers: Mapping[str, str], raw: bytes, model: str) -> Completion:
+    try:
+        msg = message_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamError(
+            f"anthropic answered with a body that is not a Message ({exc})",
+            status=502,
+            code="upstream_bad_response",
+            provider="anthropic",
+        ) from None
+    return Completion(parsed=to_completion(msg, model))
