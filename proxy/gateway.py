@@ -10,6 +10,7 @@ import structlog
 from proxy.errors import GatewayError
 from proxy.hostpolicy import HostPolicy
 from proxy.pipeline import Next, SettingsError, build_chain, instantiate
+from proxy.providers import PROVIDERS, canonical
 from proxy.routing.config import ConfigNode, parse_config
 from proxy.settings import Settings
 
@@ -21,6 +22,12 @@ class Gateway:
         self.settings = settings
         self.log = structlog.get_logger("gateway")
         self.host_policy = HostPolicy(settings.custom_hosts)
+        for slug, entry in settings.providers.items():
+            if canonical(entry.provider) not in PROVIDERS:
+                raise SettingsError(
+                    f"providers.{slug}.provider: unknown provider {entry.provider!r}; "
+                    f"known: {', '.join(sorted(PROVIDERS))}"
+                )
         self.configs: dict[str, ConfigNode] = {}
         for cid, raw in settings.configs.items():
             self.configs[cid] = _settings_config(raw, f"configs.{cid}")

@@ -148,6 +148,20 @@ def _field_of(exc: msgspec.ValidationError) -> str:
     return f"{field}: {message}"
 
 
+def _keyed_field(raw: dict[str, Any], exc: msgspec.ValidationError) -> str:
+    """msgspec says ``providers[...]`` for a mapping's key: find which entry it was."""
+    text = _field_of(exc)
+    if text.startswith("providers[...]") and isinstance(raw.get("providers"), dict):
+        for slug, entry in raw["providers"].items():
+            try:
+                msgspec.convert(entry, ProviderEntry, strict=False)
+            except msgspec.ValidationError as inner:
+                detail = _field_of(inner)
+                sub = "" if detail.startswith("(top level)") else "."
+                return f"providers.{slug}{sub}{detail.removeprefix('(top level)')}"
+    return text
+
+
 def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     if raw is None:
@@ -159,7 +173,7 @@ def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise SettingsError(_field_of(exc)) from None
+        raise SettingsError(_keyed_field(raw, exc)) from None
     _check(settings)
     return settings
 

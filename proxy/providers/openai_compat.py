@@ -50,22 +50,36 @@ ROWS: tuple[CompatRow, ...] = (
 
 
 class PassthroughStream:
-    """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk."""
+    """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk.
 
-    __slots__ = ("_provider",)
+    OpenAI ends every stream with ``data: [DONE]``; a stream that stops without it was cut
+    off, and saying so beats handing the client a silently truncated answer.
+    """
+
+    __slots__ = ("_done", "_provider")
 
     def __init__(self, provider: str) -> None:
         self._provider = provider
+        self._done = False
 
     def feed(self, event: SSEEvent) -> list[Chunk]:
         data = event.data
-        if data == b"[DONE]" or not data:
+        if data == b"[DONE]":
+            self._done = True
+            return []
+        if not data:
             return []
         if event.event == "error" or data.startswith(b'{"error"'):
             raise _stream_error(self._provider, data)
         return [Chunk(raw=data)]
 
     def finish(self) -> list[Chunk]:
+        if not self._done:
+            raise UpstreamError(
+                f"{self._provider} stream ended before [DONE] (truncated)",
+                status=502,
+                code="upstream_stream_truncated",
+            )
         return []
 
 

@@ -1,0 +1,73 @@
+"""The deploy manifests agree with the server: ports, probe paths, valid settings."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import yaml
+
+from proxy.app import create_app
+from proxy.settings import ServerSettings, parse_settings
+
+DEPLOY = pathlib.Path(__file__).resolve().parent.parent / "deploy"
+ROUTES = {"/health", "/ready", "/v1/chat/completions", "/v1/models"}
+
+
+def _docs(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((DEPLOY / "k8s" / name).read_text()) if d]
+
+
+def _server_routes() -> set[str]:
+    app = create_app(parse_settings({}, {}))
+    return {r.resource.canonical for r in app.router.routes() if r.resource is not None}
+
+
+def test_routes_the_manifests_rely_on_exist() -> None:
+    assert _server_routes() >= ROUTES
+
+
+def test_dockerfile_port_user_and_healthcheck() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    port = ServerSettings().port
+    assert re.search(rf"^EXPOSE {port}$", text, re.M)
+    assert re.search(r"^USER \d+$", text, re.M), "runs as a non-root uid"
+    health = re.search(r"HEALTHCHECK.*?CMD (.*)$", text, re.S | re.M)
+    assert health and f"127.0.0.1:{port}/health" in health.group(1)
+    assert '"-m", "proxy"' in text
+
+
+def _gateway_containers(docs: list[dict]) -> list[dict]:
+    out = []
+    for d in docs:
+        if d["kind"] == "Deployment":
+            out += [
+                c for c in d["spec"]["template"]["spec"]["containers"] if "gateway" in c["name"]
+            ]
+    return out
+
+
+def test_k8s_ports_and_probes_match_the_server() -> None:
+    routes = _server_routes()
+    for name in ("sidecar.yaml", "egress.yaml"):
+        containers = _gateway_containers(_docs(name))
+        assert containers, name
+        for c in containers:
+            ports = {p["containerPort"] for p in c["ports"]}
+            assert ports == {8787}
+            for probe in ("readinessProbe", "livenessProbe"):
+                get = c[probe]["httpGet"]
+                assert get["port"] == 8787 and get["path"] in routes
+            assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+
+
+def test_configmap_settings_are_valid() -> None:
+    env = {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"}
+    for name in ("sidecar.yaml", "egress.yaml"):
+        for d in _docs(name):
+            if d["kind"] != "ConfigMap":
+                continue
+            raw = yaml.safe_load(d["data"]["settings.yaml"])
+            settings = parse_settings(raw, env)
+            assert settings.server.port == 8787
+            create_app(settings)  # builds every middleware: bad options would raise here
