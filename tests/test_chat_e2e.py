@@ -55,7 +55,7 @@ def test_sync_stream(gateway, mock_openai) -> None:
 
 
 async def test_async_completion_and_stream(gateway, mock_openai) -> None:
-    mock, upstream = mock_openai
+    _mock, upstream = mock_openai
     client = async_openai_client(gateway, upstream)
     r = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert r.choices[0].message.content == "echo: hello gateway"
@@ -213,7 +213,7 @@ async def test_probes(gateway, path: str) -> None:
 
 
 def test_one_log_line_per_request_without_credentials(gateway, mock_openai, logs) -> None:
-    mock, upstream = mock_openai
+    _mock, upstream = mock_openai
     client = openai_client(gateway, upstream, **{"x-portkey-metadata": '{"team": "a"}'})
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
