@@ -6,11 +6,14 @@ from proxy.errors import InvalidRequest
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.openai_compat import ROWS, OpenAICompatAdapter
 
 PROVIDERS: dict[str, ProviderAdapter] = {row.name: OpenAICompatAdapter(row) for row in ROWS}
 PROVIDERS["azure-openai"] = AzureOpenAIAdapter()
 PROVIDERS["anthropic"] = AnthropicAdapter()
+PROVIDERS["google"] = GeminiAdapter()
+PROVIDERS["vertex-ai"] = VertexAdapter()
 
 # names clients use for the same provider
 ALIASES: dict[str, str] = {"azure": "azure-openai", "mistral": "mistral-ai", "xai": "x-ai"}

@@ -1,0 +1,130 @@
+"""Gemini ``GenerateContentResponse`` -> Chat Completion (pure, no I/O).
+
+Candidates become choices; text parts are joined (thought summaries are left out);
+``functionCall`` parts become ``tool_calls`` with generated ids and JSON-string arguments.
+Gemini says ``STOP`` after function calls; OpenAI clients expect ``tool_calls``, so the finish
+reason follows what the candidate holds. A prompt blocked before generation
+(``promptFeedback.blockReason``) is one empty choice finished by ``content_filter``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import UNSET
+
+from proxy.errors import UpstreamError
+from proxy.providers.common import new_id, now
+from proxy.providers.google import native as g
+from proxy.providers.google.request import SIGNATURE_MARK
+from proxy.reply import Completion
+from proxy.schema import (
+    ChatCompletion,
+    Choice,
+    CompletionTokensDetails,
+    FunctionCall,
+    PromptTokensDetails,
+    ResponseMessage,
+    ToolCall,
+    Usage,
+)
+
+FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+}
+
+
+def finish_reason(native: str | None, has_calls: bool) -> str:
+    mapped = FINISH.get(native or "", "stop")  # OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, ...
+    return "tool_calls" if has_calls and mapped == "stop" else mapped
+
+
+def tool_call_id(part: g.Part) -> str:
+    call_id = new_id("call_")
+    if isinstance(part.thought_signature, str) and part.thought_signature:
+        call_id += SIGNATURE_MARK + part.thought_signature
+    return call_id
+
+
+def to_tool_call(part: g.Part) -> ToolCall | None:
+    fc = part.function_call
+    if not isinstance(fc, g.FunctionCall):
+        return None
+    args = fc.args if isinstance(fc.args, dict) else {}
+    return ToolCall(
+        id=tool_call_id(part),
+        function=FunctionCall(name=fc.name, arguments=msgspec.json.encode(args).decode()),
+    )
+
+
+def visible_text(part: g.Part) -> str | None:
+    if isinstance(part.text, str) and part.thought is not True:
+        return part.text
+    return None
+
+
+def usage(u: g.UsageMetadata | None) -> Usage | None:
+    if u is None:
+        return None
+    # OpenAI counts reasoning inside completion_tokens; Gemini reports it apart
+    completion = u.candidates_token_count + u.thoughts_token_count
+    prompt = u.prompt_token_count + u.tool_use_prompt_token_count
+    out = Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=u.total_token_count or prompt + completion,
+    )
+    if u.cached_content_token_count is not None:
+        out.prompt_tokens_details = PromptTokensDetails(cached_tokens=u.cached_content_token_count)
+    if u.thoughts_token_count:
+        out.completion_tokens_details = CompletionTokensDetails(
+            reasoning_tokens=u.thoughts_token_count
+        )
+    return out
+
+
+def decode(raw: bytes, provider: str) -> g.GenerateContentResponse:
+    try:
+        return g.response_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamError(
+            f"{provider} answered with a body that is not a GenerateContentResponse ({exc})",
+            status=502,
+            code="bad_upstream_response",
+            provider=provider,
+        ) from None
+
+
+def to_completion(resp: g.GenerateContentResponse, model: str) -> ChatCompletion:
+    choices: list[Choice] = []
+    for cand in sorted(resp.candidates, key=lambda c: c.index):
+        parts = cand.content.parts if cand.content is not None else []
+        texts = [t for p in parts if (t := visible_text(p)) is not None]
+        calls = [tc for p in parts if (tc := to_tool_call(p)) is not None]
+        message = ResponseMessage(
+            content="".join(texts) if texts or not calls else None,
+            tool_calls=calls if calls else UNSET,
+        )
+        choices.append(Choice(cand.index, message, finish_reason(cand.finish_reason, bool(calls))))
+    if not choices and resp.prompt_feedback is not None and resp.prompt_feedback.block_reason:
+        choices.append(Choice(0, ResponseMessage(content=""), "content_filter"))
+    u = usage(resp.usage_metadata)
+    return ChatCompletion(
+        id="chatcmpl-" + resp.response_id if resp.response_id else new_id(),
+        created=now(),
+        model=resp.model_version or model,
+        choices=choices,
+        usage=u if u is not None else UNSET,
+    )
+
+
+def parse_response(raw: bytes, model: str, provider: str) -> Completion:
+    return Completion(parsed=to_completion(decode(raw, provider), model))
