@@ -1,0 +1,40 @@
+"""Small helpers for the Anthropic unit tests: requests in, native dicts out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from proxy.context import RequestBody
+from proxy.providers.anthropic import AnthropicAdapter
+from proxy.schema import request_decoder
+from proxy.sse import SSEDecoder, SSEEvent
+from proxy.target import Target
+from tests.conftest import PROVIDER_KEY
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ADAPTER = AnthropicAdapter()
+TARGET = Target(provider="anthropic", api_key=PROVIDER_KEY)
+
+
+def body_of(request: dict[str, Any]) -> RequestBody:
+    raw = json.dumps(request).encode()
+    return RequestBody(raw, request_decoder.decode(raw))
+
+
+def native(request: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """The Messages API body the adapter builds for an OpenAI request."""
+    up = ADAPTER.build_request(body_of(request), TARGET, model or request["model"])
+    return msgspec.json.decode(up.body)  # type: ignore[no-any-return]
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def sse_events(name: str) -> list[SSEEvent]:
+    dec = SSEDecoder()
+    return dec.feed(fixture(name)) + dec.flush()

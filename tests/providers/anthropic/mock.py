@@ -1,0 +1,273 @@
+"""A mock Anthropic upstream speaking the Messages API wire format.
+
+``POST /v1/messages`` answers a ``message`` object, or with ``"stream": true`` the SSE
+event sequence of Anthropic's streaming reference (``message_start``, ``ping``,
+``content_block_start/delta/stop``, ``message_delta``, ``message_stop``). Errors use the
+documented body ``{"type": "error", "error": {"type", "message"}, "request_id"}``. Both API
+versions are accepted (``2023-06-01``, which the gateway pins, and ``2026-10-21``, which
+SDK 2.x sends and which rejects temperature/top_p/top_k with a 400).
+``test_mock_sdk.py`` proves the format with the official ``anthropic`` SDK.
+
+What it answers (the reply depends on the request, like the real model's would):
+
+- the last user turn holds ``tool_result`` blocks -> text quoting the results
+- tools offered and ``tool_choice`` is not ``none`` -> a ``tool_use`` of the named tool
+  (or the first); model names containing ``parallel`` get two calls after a short text
+- ``output_config.format`` -> JSON text built from the schema
+- otherwise -> ``echo: <last user text>`` plus ``[N image(s)]`` when images were sent
+
+Model names pick failures: ``error-<status>`` (native error body; 429 with retry-after;
+529 overloaded_error), ``garbage`` (HTML 500), ``midstream-error`` (an ``error`` event
+after two deltas), ``truncated`` (stream ends before ``message_stop``); and answers:
+``refusal`` / ``max-tokens`` (those stop reasons), ``cached`` (cache usage counts).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+CITIES = ["Paris", "Tokyo", "Lima"]
+VERSIONS = ("2023-06-01", "2026-10-21")
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {
+        "type": "error",
+        "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": "req_mock_0001",
+    }
+    return web.json_response(body, status=status, headers=headers)
+
+
+class MockAnthropic:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]["json"]  # type: ignore[no-any-return]
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self.messages)
+        return app
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append({"path": request.path, "headers": dict(request.headers), "json": body})
+        # the API takes the key as x-api-key or (what SDK 2.x sends) Authorization: Bearer
+        auth = request.headers.get("authorization", "")
+        if not request.headers.get("x-api-key") and not auth.startswith("Bearer "):
+            return error_response(401, "x-api-key header is required")
+        version = request.headers.get("anthropic-version")
+        if version not in VERSIONS:
+            return error_response(400, "anthropic-version header is required")
+        if version == "2026-10-21":  # that version removed the sampling parameters
+            for field in ("temperature", "top_p", "top_k"):
+                if field in body:
+                    return error_response(400, f"{field}: Extra inputs are not permitted")
+        for field in ("model", "messages", "max_tokens"):
+            if field not in body:
+                return error_response(400, f"{field}: Field required")
+        model = str(body["model"])
+        if model.startswith("error-"):
+            status = int(model.split("-", 1)[1])
+            headers = {"retry-after": "7", "anthropic-ratelimit-requests-remaining": "0"}
+            return error_response(
+                status, f"mock failure {status}", headers if status == 429 else None
+            )
+        if model == "garbage":
+            return web.Response(text="<html>bad gateway</html>", status=500)
+        msg = reply(body)
+        if body.get("stream"):
+            return await self.stream(request, msg, model)
+        return web.json_response(msg, headers={"request-id": "req_mock_0002"})
+
+    async def stream(
+        self, request: web.Request, msg: dict[str, Any], model: str
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
+        await resp.prepare(request)
+        for i, (name, data) in enumerate(stream_events(msg)):
+            if model == "midstream-error" and i == 5:
+                err = {
+                    "type": "error",
+                    "error": {"type": "overloaded_error", "message": "Overloaded"},
+                }
+                await resp.write(sse("error", err))
+                return resp
+            if model == "truncated" and name == "message_delta":
+                return resp
+            await resp.write(sse(name, data))
+        return resp
+
+
+def sse(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+# ---------------------------------------------------------------- the answer
+
+
+def reply(body: dict[str, Any]) -> dict[str, Any]:
+    model = str(body["model"])
+    messages = body["messages"]
+    last = messages[-1]
+    blocks = last["content"] if isinstance(last["content"], list) else []
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    tools = body.get("tools") or []
+    choice = body.get("tool_choice") or {"type": "auto"}
+    content: list[dict[str, Any]]
+    stop = "end_turn"
+    if results:
+        content = [text_block("results: " + "; ".join(result_text(r) for r in results))]
+    elif tools and choice["type"] != "none":
+        tool = next((t for t in tools if t["name"] == choice.get("name")), tools[0])
+        calls = 2 if "parallel" in model else 1
+        content = [text_block("Let me check.")] if calls > 1 else []
+        for i in range(calls):
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_mock_{i + 1:02d}",
+                    "name": tool["name"],
+                    "input": sample(tool["input_schema"], i),
+                }
+            )
+        stop = "tool_use"
+    elif (body.get("output_config") or {}).get("format"):
+        content = [text_block(json.dumps(sample(body["output_config"]["format"]["schema"], 0)))]
+    else:
+        images = sum(1 for b in user_blocks(last) if b.get("type") == "image")
+        text = "echo: " + last_user_text(messages)
+        content = [text_block(text + (f" [{images} image(s)]" if images else ""))]
+    if model == "refusal":
+        stop = "refusal"
+    elif model == "max-tokens":
+        stop = "max_tokens"
+    cached = model == "cached"
+    out_tokens = sum(len(json.dumps(b).split()) for b in content)
+    return {
+        "id": "msg_mock_01",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": len(json.dumps(messages).split()),
+            "cache_creation_input_tokens": 20 if cached else 0,
+            "cache_read_input_tokens": 100 if cached else 0,
+            "output_tokens": out_tokens,
+        },
+    }
+
+
+def text_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def user_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    c = message["content"]
+    return [text_block(c)] if isinstance(c, str) else list(c)
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m["role"] == "user":
+            return " ".join(b["text"] for b in user_blocks(m) if b.get("type") == "text")
+    return ""
+
+
+def result_text(block: dict[str, Any]) -> str:
+    c = block.get("content", "")
+    return c if isinstance(c, str) else " ".join(b.get("text", "") for b in c)
+
+
+def sample(schema: dict[str, Any], i: int) -> Any:
+    """A value that fits a JSON schema (enough of JSON Schema for the tests)."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: (CITIES[i % 3] if k == "city" else sample(v, i)) for k, v in props.items()}
+    if kind == "array":
+        return [sample(schema.get("items", {}), i)]
+    return {"string": "text", "integer": 21, "number": 21.5, "boolean": True}.get(kind)
+
+
+# ---------------------------------------------------------------- the stream
+
+
+def stream_events(msg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    start = {
+        **msg,
+        "content": [],
+        "stop_reason": None,
+        "usage": {**msg["usage"], "output_tokens": 1},
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("ping", {"type": "ping"}),
+    ]
+    for index, block in enumerate(msg["content"]):
+        if block["type"] == "text":
+            first = {"type": "text", "text": ""}
+            words = block["text"].split(" ")
+            pieces = [w + " " for w in words[:-1]] + [words[-1]]
+            deltas = [{"type": "text_delta", "text": p} for p in pieces]
+        else:
+            first = {**block, "input": {}}
+            args = json.dumps(block["input"])
+            cut = len(args) // 2
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p}
+                for p in ("", args[:cut], args[cut:])
+            ]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": first},
+            )
+        )
+        for d in deltas:
+            events.append(
+                ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    usage = {
+        "output_tokens": msg["usage"]["output_tokens"],
+        "input_tokens": msg["usage"]["input_tokens"],
+        "cache_creation_input_tokens": msg["usage"]["cache_creation_input_tokens"],
+        "cache_read_input_tokens": msg["usage"]["cache_read_input_tokens"],
+    }
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
+                "usage": usage,
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
