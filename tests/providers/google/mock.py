@@ -1,0 +1,218 @@
+"""A mock Gemini upstream (Gemini API and Vertex AI paths) speaking the documented wire format.
+
+``POST /{v1|v1beta}/models/{model}:generateContent`` needs ``x-goog-api-key``;
+``POST /{v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{model}:...`` needs
+``Authorization: Bearer``. Streams (``:streamGenerateContent?alt=sse``) send one
+``GenerateContentResponse`` per SSE event, CRLF-separated as Google does, the candidate
+``index`` left out when it is 0 (proto3 JSON). ``test_mock_sdk.py`` proves the format with the
+official ``google-genai`` SDK.
+
+The answer echoes the last user turn (text, ``<mime>`` for inline data, ``<uri>`` for file
+data, ``name=response`` for function responses), one candidate per ``candidateCount``.
+Behaviour by model name:
+
+``error-<status>``  Google's error body with that status (429 carries RetryInfo)
+``tools``           one function call per argument set in ``CALL_ARGS`` (parallel calls), to
+                    the named allowed function or the first declared one
+``json``            a JSON object text (``{"answer": ...}``)
+``blocked``         ``promptFeedback.blockReason`` and no candidates
+``truncated``       a stream that ends without a finishReason
+``midstream-error`` one text event, then an error event
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+CALL_ARGS = [{"city": "Paris"}, {"city": "Tokyo"}]
+RETRY_DELAY = "6.2s"
+
+
+def google_error(status: int, message: str | None = None) -> web.Response:
+    err: dict[str, Any] = {
+        "code": status,
+        "message": message or f"mock failure {status}",
+        "status": STATUS.get(status, "UNKNOWN"),
+    }
+    if status == 429:
+        err["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": RETRY_DELAY}
+        ]
+    return web.json_response({"error": err}, status=status)
+
+
+class MockGemini:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/{version}/models/{call}", self.gemini)
+        vertex = (
+            "/{version}/projects/{project}/locations/{location}/publishers/google/models/{call}"
+        )
+        app.router.add_post(vertex, self.vertex)
+        return app
+
+    async def gemini(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["version"] not in ("v1", "v1beta"):
+            return google_error(404)
+        if "key" in request.query or not request.headers.get("x-goog-api-key"):
+            return google_error(401, "API key not valid. Please pass a valid API key.")
+        return await self.answer(request)
+
+    async def vertex(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["version"] not in ("v1", "v1beta1"):
+            return google_error(404)
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return google_error(401, "Request is missing required authentication credential.")
+        return await self.answer(request)
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        model, _, method = request.match_info["call"].partition(":")
+        self.requests.append(
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "model": model,
+                "method": method,
+                "json": body,
+            }
+        )
+        if model.startswith("error-"):
+            return google_error(int(model.split("-", 1)[1]))
+        if method not in ("generateContent", "streamGenerateContent"):
+            return google_error(404, f"method {method} not found")
+        if model == "blocked":
+            blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage(4, 0)}
+            events = [blocked]
+        else:
+            events = answer_events(model, body)
+        if method == "generateContent":
+            return web.json_response(merge(events))
+        if request.query.get("alt") != "sse":
+            return google_error(400, "this mock streams with alt=sse only")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for i, event in enumerate(events):
+            if model == "midstream-error" and i == 1:
+                event = {"error": {"code": 500, "message": "mock broke", "status": "INTERNAL"}}
+            if model == "truncated" and i == len(events) - 1:
+                break
+            await resp.write(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+        return resp
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for content in reversed(body.get("contents", [])):
+        if content.get("role", "user") != "user":
+            continue
+        out = []
+        for p in content.get("parts", []):
+            if "text" in p:
+                out.append(p["text"])
+            elif "inlineData" in p:
+                out.append(f"<{p['inlineData']['mimeType']}>")
+            elif "fileData" in p:
+                out.append(f"<{p['fileData']['fileUri']}>")
+            elif "functionResponse" in p:
+                fr = p["functionResponse"]
+                out.append(f"{fr['name']}={json.dumps(fr['response'], sort_keys=True)}")
+        return " ".join(out)
+    return ""
+
+
+def usage(prompt: int, completion: int) -> dict[str, int]:
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": completion,
+        "totalTokenCount": prompt + completion,
+    }
+
+
+def answer_events(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stream events of the answer; a non-streamed answer is their merge."""
+    config = body.get("generationConfig", {})
+    n = int(config.get("candidateCount", 1))
+    prompt = len(json.dumps(body.get("contents", [])).split())
+    text = f"echo: {last_user_text(body)}"
+    if model == "json":
+        text = json.dumps({"answer": text})
+    events: list[dict[str, Any]] = []
+    if model == "tools":
+        decls = body.get("tools", [{}])[0].get("functionDeclarations", [{"name": "none"}])
+        fcc = body.get("toolConfig", {}).get("functionCallingConfig", {})
+        name = (fcc.get("allowedFunctionNames") or [decls[0]["name"]])[0]
+        for args in CALL_ARGS:
+            part = {"functionCall": {"name": name, "args": args}}
+            events.append(candidates_event([[part]] * n))
+    else:
+        words = text.split(" ")
+        pieces = [w + " " for w in words[:-1]] + [words[-1]]
+        for piece in pieces:
+            texts = [
+                [{"text": piece + (f" #{i}" if i and piece is pieces[-1] else "")}]
+                for i in range(n)
+            ]
+            events.append(candidates_event(texts))
+    for cand in events[-1]["candidates"]:
+        cand["finishReason"] = "STOP"
+    for e in events:
+        e["usageMetadata"] = usage(prompt, 0)
+        e["modelVersion"] = model
+    events[-1]["usageMetadata"] = usage(prompt, len(text.split()) * n)
+    return events
+
+
+def candidates_event(parts_per_candidate: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    cands = []
+    for i, parts in enumerate(parts_per_candidate):
+        cand: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+        if i:
+            cand["index"] = i
+        cands.append(cand)
+    return {"candidates": cands}
+
+
+def merge(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Events -> one GenerateContentResponse (adjacent text parts joined, as Gemini does)."""
+    if not events[0].get("candidates"):
+        return events[0]
+    merged: dict[int, dict[str, Any]] = {}
+    for e in events:
+        for cand in e["candidates"]:
+            idx = cand.get("index", 0)
+            slot = merged.setdefault(idx, {"content": {"parts": [], "role": "model"}, "index": idx})
+            parts = slot["content"]["parts"]
+            for p in cand["content"]["parts"]:
+                if "text" in p and parts and "text" in parts[-1]:
+                    parts[-1] = {"text": parts[-1]["text"] + p["text"]}
+                else:
+                    parts.append(p)
+            if "finishReason" in cand:
+                slot["finishReason"] = cand["finishReason"]
+    last = events[-1]
+    return {
+        "candidates": [merged[i] for i in sorted(merged)],
+        "usageMetadata": last["usageMetadata"],
+        "modelVersion": last["modelVersion"],
+        "responseId": "mock-response-1",
+    }
