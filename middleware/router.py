@@ -2,12 +2,17 @@
 
 Provider resolution is in ``proxy.routing.resolve``; the strategies (fallback, load
 balancing, conditional routing, retries, timeouts, circuit breaker) in
-``proxy.routing.strategy``.
+``proxy.routing.strategy``. Options (settings ``middleware[].options``)::
+
+    circuit_breaker: {store: memory | redis, redis_url: ..., key_prefix: ...}
+    backoff: {base_ms: 250, max_backoff_ms: 8000, max_wait_ms: 60000}
+    seed: 42          # fixed RNG seed for load balancing and jitter (tests, replays)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
@@ -16,44 +21,63 @@ from proxy.errors import InvalidRequest
 from proxy.pipeline import Next
 from proxy.providers import canonical, get_adapter
 from proxy.reply import Reply
+from proxy.routing.attempt import apply_overrides
+from proxy.routing.breaker import BreakerStore, MemoryBreakerStore
 from proxy.routing.resolve import (
     check_host,
     header_fields,
     slug_target,
     split_model,
 )
-from proxy.routing.strategy import run_config
+from proxy.routing.retry import BackoffOptions
+from proxy.routing.strategy import Engine
 from proxy.target import Target
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
+__all__ = ["RouterMiddleware", "RouterOptions", "apply_overrides"]
 
-def apply_overrides(ctx: RequestContext, overrides: dict[str, object] | None) -> None:
-    if not overrides:
-        return
-    try:
-        ctx.body.set(**overrides)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(
-            f"override_params make an invalid request: {exc}",
-            param="override_params",
-            code="invalid_config",
-        ) from None
-    if "model" in overrides:
-        ctx.model = ctx.body.request.model
+
+class BreakerStoreOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    store: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "llm-gateway:cb:"
+
+
+class RouterOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    circuit_breaker: BreakerStoreOptions = msgspec.field(default_factory=BreakerStoreOptions)
+    backoff: BackoffOptions = msgspec.field(default_factory=BackoffOptions)
+    seed: int | None = None
 
 
 class RouterMiddleware:
-    def __init__(self) -> None:
+    Options = RouterOptions
+
+    def __init__(self, options: RouterOptions | None = None) -> None:
+        self.options = options or RouterOptions()
         self.gw: Gateway | None = None
+        self.engine: Engine | None = None
 
     async def startup(self, gateway: Gateway) -> None:
         self.gw = gateway
+        cb = self.options.circuit_breaker
+        store: BreakerStore
+        if cb.store == "redis":
+            from proxy.routing.breaker_redis import RedisBreakerStore
+
+            store = RedisBreakerStore(cb.redis_url, cb.key_prefix)
+        else:
+            store = MemoryBreakerStore()
+        self.engine = Engine(gateway, store, self.options.backoff, random.Random(self.options.seed))
+
+    async def shutdown(self) -> None:
+        if self.engine is not None:
+            await self.engine.store.close()
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
-        gw = self.gw
-        assert gw is not None, "RouterMiddleware.startup was not called"
+        gw, engine = self.gw, self.engine
+        assert gw is not None and engine is not None, "RouterMiddleware.startup was not called"
         client = header_fields(ctx)
         slug, model = split_model(ctx.request.model)
         ctx.model = model
@@ -62,7 +86,7 @@ class RouterMiddleware:
             target, trusted = slug_target(slug, gw, client)
             return await self.single(ctx, target, trusted, call_next)
         if config is not None:
-            return await run_config(ctx, config, gw, client, ctx.config_inline, call_next)
+            return await engine.run(ctx, config, client, ctx.config_inline, call_next)
         provider = ctx.headers.get("x-portkey-provider")
         if not provider:
             raise InvalidRequest(

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from proxy.errors import InvalidRequest
+from proxy.routing.conditions import check_query
 from proxy.target import Target
 
 StrategyMode = Literal["single", "fallback", "loadbalance", "conditional"]
@@ -24,17 +25,17 @@ class Condition(msgspec.Struct, forbid_unknown_fields=True):
     then: str
 
 
-class Strategy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    mode: StrategyMode = "single"
-    on_status_codes: list[int] | None = None
-    conditions: list[Condition] | None = None
-    default: str | None = None
-
-
 class Retry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    attempts: int = 0
-    on_status_codes: list[int] | None = None
-    use_retry_after_header: bool = True
+    attempts: int = 0  # retries after the first try, at most 5
+    on_status_codes: list[int] | None = None  # None: 429, 500, 502, 503, 504
+    # Portkey's docs spell it both ways; either turns it off when false
+    use_retry_after_header: bool | None = None
+    use_retry_after_headers: bool | None = None
+
+    def honours_retry_after(self) -> bool:
+        return (
+            self.use_retry_after_header is not False and self.use_retry_after_headers is not False
+        )
 
 
 class CacheConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -46,8 +47,16 @@ class CircuitBreakerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=T
     failure_threshold: int | None = None
     failure_threshold_percentage: float | None = None
     cooldown_interval: int = 30_000  # milliseconds
-    failure_status_codes: list[int] | None = None
+    failure_status_codes: list[int] | None = None  # None: any status >= 500
     minimum_requests: int = 1
+
+
+class Strategy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    mode: StrategyMode = "single"
+    on_status_codes: list[int] | None = None
+    conditions: list[Condition] | None = None
+    default: str | None = None
+    cb_config: CircuitBreakerConfig | None = None  # Portkey's place for it
 
 
 class ConfigNode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -139,15 +148,29 @@ def validate(node: ConfigNode, path: str) -> None:
     if node.targets:
         if node.provider or node.virtual_key:
             raise config_error(f"{at('provider')}: a node has either a provider or targets")
+        seen: set[str] = set()
         for i, child in enumerate(node.targets):
             validate(child, at(f"targets[{i}]"))
             if child.weight is not None and child.weight < 0:
                 raise config_error(f"{at(f'targets[{i}].weight')}: must not be negative")
+            if child.name is not None:
+                if child.name in seen:
+                    raise config_error(f"{at(f'targets[{i}].name')}: {child.name!r} is used twice")
+                seen.add(child.name)
+        if mode == "loadbalance" and not any(
+            c.weight is None or c.weight > 0 for c in node.targets
+        ):
+            raise config_error(f"{at('targets')}: loadbalance needs a target with weight > 0")
         if mode == "conditional":
             conds = node.strategy.conditions if node.strategy else None
             if not conds:
                 raise config_error(f"{at('strategy.conditions')}: conditional needs conditions")
             names = {t.name for t in node.targets if t.name}
+            for i, cond in enumerate(conds):
+                try:
+                    check_query(cond.query)
+                except ValueError as exc:
+                    raise config_error(f"{at(f'strategy.conditions[{i}].query')}: {exc}") from None
             for i, cond in enumerate(conds):
                 if cond.then not in names:
                     raise config_error(
@@ -158,7 +181,38 @@ def validate(node: ConfigNode, path: str) -> None:
                 raise config_error(f"{at('strategy.default')}: no target named {default!r}")
     elif node.strategy and mode != "single":
         raise config_error(f"{at('targets')}: mode {mode!r} needs targets")
-    if node.retry is not None and not 0 <= node.retry.attempts <= 5:
-        raise config_error(f"{at('retry.attempts')}: must be between 0 and 5")
+    if node.retry is not None:
+        if not 0 <= node.retry.attempts <= 5:
+            raise config_error(f"{at('retry.attempts')}: must be between 0 and 5")
+        _check_codes(node.retry.on_status_codes, at("retry.on_status_codes"))
+    if node.strategy is not None:
+        _check_codes(node.strategy.on_status_codes, at("strategy.on_status_codes"))
+        if node.strategy.cb_config is not None:
+            _check_breaker(node.strategy.cb_config, at("strategy.cb_config"))
+    if node.cb_config is not None:
+        _check_breaker(node.cb_config, at("cb_config"))
     if node.request_timeout is not None and node.request_timeout <= 0:
         raise config_error(f"{at('request_timeout')}: must be a positive number of ms")
+
+
+def _check_codes(codes: list[int] | None, field: str) -> None:
+    for i, code in enumerate(codes or ()):
+        if not 100 <= code <= 599:
+            raise config_error(f"{field}[{i}]: {code} is not an HTTP status code")
+
+
+def _check_breaker(cb: CircuitBreakerConfig, field: str) -> None:
+    if cb.failure_threshold is None and cb.failure_threshold_percentage is None:
+        raise config_error(
+            f"{field}: set failure_threshold or failure_threshold_percentage (or both)"
+        )
+    if cb.failure_threshold is not None and cb.failure_threshold < 1:
+        raise config_error(f"{field}.failure_threshold: must be at least 1")
+    pct = cb.failure_threshold_percentage
+    if pct is not None and not 0 < pct <= 100:
+        raise config_error(f"{field}.failure_threshold_percentage: must be in (0, 100]")
+    if cb.cooldown_interval <= 0:
+        raise config_error(f"{field}.cooldown_interval: must be a positive number of ms")
+    if cb.minimum_requests < 1:
+        raise config_error(f"{field}.minimum_requests: must be at least 1")
+    _check_codes(cb.failure_status_codes, f"{field}.failure_status_codes")

@@ -134,10 +134,18 @@ def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> tuple[Target,
     )
 
 
-def leaf_target(path: list[ConfigNode], gw: Gateway, client: dict[str, Any]) -> tuple[Target, bool]:
+def leaf_target(
+    path: list[ConfigNode],
+    gw: Gateway,
+    client: dict[str, Any],
+    default_provider: str | None = None,
+) -> tuple[Target, bool]:
     """Merge a root-to-leaf path of config nodes (children override parents) into a Target.
 
-    Returns the Target and whether its custom host is trusted (came from settings).
+    The provider comes from the leaf's ``provider`` or ``virtual_key``, else from an
+    ``override_params.model`` of the form ``@slug/model`` (Portkey's model catalog style),
+    else from ``default_provider`` (the x-portkey-provider header). Returns the Target and
+    whether its custom host is trusted (came from settings).
     """
     fields: dict[str, Any] = {}
     for node in path:
@@ -147,17 +155,25 @@ def leaf_target(path: list[ConfigNode], gw: Gateway, client: dict[str, Any]) -> 
                 fields[f] = value
     leaf = path[-1]
     trusted = False
-    if leaf.virtual_key:
-        base, trusted = slug_target(leaf.virtual_key, gw, {})
+    slug = leaf.virtual_key
+    if not slug and not leaf.provider:
+        model = (fields.get("override_params") or {}).get("model")
+        if isinstance(model, str) and model.startswith("@"):
+            slug = split_model(model)[0]
+    if slug:
+        base, trusted = slug_target(slug, gw, {})
         merged = {f: getattr(base, f) for f in TARGET_FIELDS if getattr(base, f) is not None}
         merged.update(fields)
         trusted = trusted and "custom_host" not in fields
         fields = merged
     elif leaf.provider:
         fields["provider"] = canonical(leaf.provider)
+    elif default_provider:
+        fields["provider"] = canonical(default_provider)
     else:
         raise InvalidRequest(
-            "config target has neither provider nor virtual_key",
+            "config target has no provider: set provider or virtual_key, "
+            "or send x-portkey-provider",
             param="x-portkey-config",
             code="invalid_config",
         )

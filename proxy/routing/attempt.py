@@ -1,0 +1,104 @@
+"""One upstream attempt: a clean body, the target's overrides, a bounded first chunk.
+
+Every attempt starts from the body as it was when routing began (``BodySnapshot``), so the
+``override_params`` of a failed target never leak into the next one. A stream's first chunk
+is pulled here, inside the router, so that a failure before the first byte reaches the
+client can still be retried or fall back; after it, the stream belongs to the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+
+from proxy.context import RequestContext
+from proxy.errors import GatewayError, InvalidRequest, UpstreamTimeout, UpstreamUnreachable
+from proxy.reply import Chunk, StreamReply, aclose
+from proxy.schema import ChatRequest
+
+# relay codes of a connection that broke after the headers: a transport failure too
+_BROKEN = frozenset({"upstream_disconnected", "upstream_stream_broken"})
+
+
+class RequestTimeout(GatewayError):
+    """A target's ``request_timeout`` ran out (Portkey answers 408 ``timeout_error``)."""
+
+    status = 408
+    type = "timeout_error"
+
+
+def is_transport(err: GatewayError) -> bool:
+    """A connection failure or a timeout, as opposed to an answer from the provider."""
+    return isinstance(err, (UpstreamUnreachable, UpstreamTimeout, RequestTimeout)) or (
+        err.code in _BROKEN
+    )
+
+
+def apply_overrides(ctx: RequestContext, overrides: dict[str, Any] | None) -> None:
+    if not overrides:
+        return
+    try:
+        ctx.body.set(**overrides)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(
+            f"override_params make an invalid request: {exc}",
+            param="override_params",
+            code="invalid_config",
+        ) from None
+    if "model" in overrides:
+        ctx.model = ctx.body.request.model
+
+
+class BodySnapshot:
+    """The body (typed view and edits) and model as they were before the first attempt."""
+
+    __slots__ = ("model", "patch", "request")
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.request: ChatRequest = ctx.body.request  # replaced, never mutated, by set()
+        self.patch = dict(ctx.body.patch)
+        self.model = ctx.model
+
+    def restore(self, ctx: RequestContext) -> None:
+        ctx.body.request = self.request
+        ctx.body.patch = dict(self.patch)
+        ctx.model = self.model
+
+
+async def peek(reply: StreamReply, deadline: float | None) -> StreamReply:
+    """Pull the first chunk (by ``deadline``, loop time) and put it back in front."""
+    chunks = reply.chunks
+    try:
+        if deadline is None:
+            first = await anext(chunks)
+        else:
+            async with asyncio.timeout_at(deadline):
+                first = await anext(chunks)
+    except StopAsyncIteration:
+        reply.chunks = _empty()
+        return reply
+    except TimeoutError:
+        await aclose(chunks)
+        raise UpstreamTimeout("the stream sent nothing in time", code="upstream_timeout") from None
+    except BaseException:
+        await aclose(chunks)
+        raise
+    reply.chunks = _prepend(first, chunks)
+    return reply
+
+
+async def _prepend(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await aclose(rest)
+
+
+async def _empty() -> AsyncIterator[Chunk]:
+    return
+    yield  # an async generator that yields nothing

@@ -1,0 +1,123 @@
+"""Conditional routing queries (Portkey's ``strategy.conditions[].query``).
+
+A query is a MongoDB-style filter over three roots: ``metadata.*`` (the
+``x-portkey-metadata`` object), ``params.*`` (the request body as the client sent it) and
+``url.pathname``. Keys are dotted paths; a bare value means ``$eq``; several keys, or
+several operators on one key, must all hold. ``$and`` / ``$or`` take lists of queries.
+As in MongoDB, ``$ne`` and ``$nin`` hold for a missing field, every other operator fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+_MISSING: Any = object()
+
+FIELD_OPS = frozenset({"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$regex"})
+LOGIC_OPS = frozenset({"$and", "$or"})
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def check_query(query: Any) -> None:
+    """Raise ValueError naming the first thing wrong with a query (done once, at parse)."""
+    if not isinstance(query, dict):
+        raise ValueError("a query must be an object")
+    for key, value in query.items():
+        if key in LOGIC_OPS:
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"{key} takes a non-empty list of queries")
+            for sub in value:
+                check_query(sub)
+        elif key.startswith("$"):
+            raise ValueError(f"unknown operator {key!r}")
+        elif _is_ops(value):
+            for op, arg in value.items():
+                _check_op(key, op, arg)
+
+
+def _is_ops(value: Any) -> bool:
+    return isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)
+
+
+def _check_op(key: str, op: str, arg: Any) -> None:
+    if op not in FIELD_OPS:
+        raise ValueError(f"{key}: unknown operator {op!r}")
+    if op in ("$in", "$nin") and not isinstance(arg, list):
+        raise ValueError(f"{key}: {op} takes a list")
+    if op == "$regex":
+        if not isinstance(arg, str):
+            raise ValueError(f"{key}: $regex takes a string")
+        try:
+            _regex(arg)
+        except re.error as exc:
+            raise ValueError(f"{key}: bad $regex ({exc})") from None
+
+
+def lookup(data: Mapping[str, Any], path: str) -> Any:
+    """``a.b.c`` in nested dicts (lists by index); _MISSING when absent."""
+    node: Any = data
+    for part in path.split("."):
+        if isinstance(node, Mapping):
+            node = node.get(part, _MISSING)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+def _compare(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def op(value: Any, arg: Any) -> bool:
+        if value is _MISSING or isinstance(value, bool) != isinstance(arg, bool):
+            return False
+        try:
+            return fn(value, arg)
+        except TypeError:  # "3" > 2: a type mismatch never matches
+            return False
+
+    return op
+
+
+def _eq(value: Any, arg: Any) -> bool:
+    return value is not _MISSING and value == arg
+
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "$eq": _eq,
+    "$ne": lambda v, a: not _eq(v, a),
+    "$in": lambda v, a: v is not _MISSING and v in a,
+    "$nin": lambda v, a: v is _MISSING or v not in a,
+    "$gt": _compare(lambda v, a: bool(v > a)),
+    "$gte": _compare(lambda v, a: bool(v >= a)),
+    "$lt": _compare(lambda v, a: bool(v < a)),
+    "$lte": _compare(lambda v, a: bool(v <= a)),
+    "$regex": lambda v, a: isinstance(v, str) and _regex(a).search(v) is not None,
+}
+
+
+def matches(query: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` ({"metadata": ..., "params": ..., "url": ...}) satisfies ``query``."""
+    for key, cond in query.items():
+        if key == "$and":
+            if not all(matches(q, data) for q in cond):
+                return False
+        elif key == "$or":
+            if not any(matches(q, data) for q in cond):
+                return False
+        else:
+            value = lookup(data, key)
+            if _is_ops(cond):
+                if not all(_OPS[op](value, arg) for op, arg in cond.items()):
+                    return False
+            elif not _eq(value, cond):
+                return False
+    return True
