@@ -19,4 +19,13 @@ class FrameDecoder(Protocol):
     def flush(self) -> list[Any]: ...
 
 
-FRAMINGS: dict[str, Callable[[], FrameDecoder]] = {"sse": SSEDecoder}
+def _aws_eventstream() -> FrameDecoder:
+    from proxy.providers.bedrock.eventstream import EventStreamDecoder  # botocore: lazily
+
+    return EventStreamDecoder()
+
+
+FRAMINGS: dict[str, Callable[[], FrameDecoder]] = {
+    "sse": SSEDecoder,
+    "aws-eventstream": _aws_eventstream,
+}

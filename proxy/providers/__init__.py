@@ -6,6 +6,7 @@ from proxy.errors import InvalidRequest
 from proxy.providers.anthropic import AnthropicAdapter
 from proxy.providers.azure import AzureOpenAIAdapter
 from proxy.providers.base import ProviderAdapter
+from proxy.providers.bedrock import BedrockAdapter
 from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.openai_compat import ROWS, OpenAICompatAdapter
 
@@ -14,6 +15,7 @@ PROVIDERS["azure-openai"] = AzureOpenAIAdapter()
 PROVIDERS["anthropic"] = AnthropicAdapter()
 PROVIDERS["google"] = GeminiAdapter()
 PROVIDERS["vertex-ai"] = VertexAdapter()
+PROVIDERS["bedrock"] = BedrockAdapter()
 
 # names clients use for the same provider
 ALIASES: dict[str, str] = {"azure": "azure-openai", "mistral": "mistral-ai", "xai": "x-ai"}

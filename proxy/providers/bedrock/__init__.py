@@ -1,0 +1,53 @@
+"""AWS Bedrock through the Converse and ConverseStream APIs.
+
+``api`` (URL, SigV4 / API-key auth), ``request`` (OpenAI -> Converse), ``response``
+(Converse -> OpenAI), ``stream`` (ConverseStream events -> chunks), ``eventstream`` (the
+binary framing), ``errors``. See docs/providers/bedrock.md for what translates and what not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from proxy.context import RequestBody
+from proxy.errors import GatewayError
+from proxy.providers.base import UpstreamRequest
+from proxy.providers.bedrock import native as nv
+from proxy.providers.bedrock.api import auth_headers, endpoint_url
+from proxy.providers.bedrock.errors import parse_error
+from proxy.providers.bedrock.request import build_converse
+from proxy.providers.bedrock.response import completion_id, parse_completion
+from proxy.providers.bedrock.stream import ConverseStreamTranslator
+from proxy.reply import Completion
+from proxy.target import Target
+
+
+class BedrockAdapter:
+    name = "bedrock"
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        req = body.request
+        stream = bool(req.stream)
+        payload = nv.request_encoder.encode(build_converse(req))
+        url = endpoint_url(target, model, stream)
+        return UpstreamRequest(
+            url=url,
+            headers=auth_headers(target, url, payload),
+            body=payload,
+            stream=stream,
+            framing="aws-eventstream" if stream else "sse",
+        )
+
+    def parse_response(
+        self, status: int, headers: Mapping[str, str], raw: bytes, model: str
+    ) -> Completion:
+        return Completion(parsed=parse_completion(raw, model, completion_id(headers)))
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError:
+        return parse_error(status, headers, raw)
+
+    def stream_translator(self, model: str, include_usage: bool) -> ConverseStreamTranslator:
+        return ConverseStreamTranslator(model, include_usage)
+
+
+__all__ = ["BedrockAdapter"]
