@@ -17,6 +17,7 @@ from aiohttp import web
 from middleware.translate import Translate
 from proxy import __version__
 from proxy.context import RequestBody, RequestContext
+from proxy.embeddings import embeddings_handler
 from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from proxy.gateway import Gateway
 from proxy.pipeline import shutdown_all, startup_all
@@ -260,6 +261,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(not_ready)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/embeddings", embeddings_handler(gateway))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)

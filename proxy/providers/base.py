@@ -14,7 +14,7 @@ Nothing here does I/O: the relay performs the call, the adapter only shapes byte
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -124,3 +124,19 @@ def openai_style_error(
         headers=error_headers(headers),
         provider=provider,
     )
+
+
+@runtime_checkable
+class EmbeddingsAdapter(Protocol):
+    """An adapter that can also call its provider's embeddings API (``POST /v1/embeddings``).
+
+    ``body`` is the final JSON body (OpenAI's embeddings request); the answer is passed on
+    as the provider sent it, so only the call itself is the adapter's business.
+    """
+
+    name: str
+
+    def build_embeddings_request(self, body: bytes, target: Target, model: str) -> UpstreamRequest:
+        ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...

@@ -16,6 +16,7 @@ from proxy.context import RequestBody
 from proxy.errors import AuthenticationError, GatewayError, InvalidRequest, UpstreamError
 from proxy.providers.base import UpstreamRequest, openai_style_error
 from proxy.reply import Chunk, Completion
+from proxy.schema import ChatRequest
 from proxy.sse import SSEEvent
 from proxy.target import Target
 
@@ -146,3 +147,18 @@ class OpenAICompatAdapter:
 
     def stream_translator(self, model: str, include_usage: bool) -> PassthroughStream:
         return PassthroughStream(self.name)
+
+    def build_embeddings_request(self, body: bytes, target: Target, model: str) -> UpstreamRequest:
+        """``POST .../embeddings`` beside the chat URL, with the same auth.
+
+        Built from this adapter's own chat call so that subclasses with another URL scheme
+        (Azure's deployments and api-version) get the right embeddings URL for free.
+        """
+        chat = self.build_request(_EMBEDDINGS_PROBE, target, model)
+        head, sep, tail = chat.url.rpartition("/chat/completions")
+        url = head + "/embeddings" + tail if sep else chat.url
+        return UpstreamRequest(url=url, headers=chat.headers, body=body)
+
+
+# a stand-in chat body: build_embeddings_request only reuses the URL and headers of a chat call
+_EMBEDDINGS_PROBE = RequestBody(b'{"model":"","messages":[]}', ChatRequest(model="", messages=[]))
