@@ -126,3 +126,22 @@ def async_openai_client(
     return openai.AsyncOpenAI(
         api_key=PROVIDER_KEY, base_url=gateway.url + "/v1", default_headers=default, max_retries=0
     )
+
+
+REDIS_URL = "redis://127.0.0.1:6379"  # tests append their own db number: f"{redis_url}/14"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The shared Redis server. In CI (CI=true) a missing Redis fails the test, never skips it."""
+    import os
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            pass
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis on 127.0.0.1:6379 is required in CI and is not reachable")
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    return REDIS_URL
