@@ -72,10 +72,12 @@ class RequestContext:
         "cache_status",
         "config",
         "config_inline",
+        "cost",
         "error",
         "headers",
         "metadata",
         "model",
+        "overhead_ms",
         "principal",
         "provider",
         "request_id",
@@ -86,10 +88,12 @@ class RequestContext:
         "stream",
         "target",
         "targets_tried",
+        "trace_headers",
         "trace_id",
         "ttfb",
         "upstream_ms",
         "usage",
+        "usage_estimated",
     )
 
     def __init__(
@@ -121,6 +125,10 @@ class RequestContext:
         self.ttfb: float | None = None  # seconds from start to first chunk sent
         self.upstream_ms: float = 0.0
         self.usage: Any = None
+        self.usage_estimated = False  # usage counted by the gateway, not reported upstream
+        self.cost: float | None = None  # USD, from the price table
+        self.overhead_ms: float | None = None  # gateway time, less upstream (x-gateway-overhead-ms)
+        self.trace_headers: dict[str, str] | None = None  # traceparent for the upstream call
         self.cache_status: str | None = None
         self.state: dict[str, Any] = {}  # free slot for user middlewares
 
