@@ -11,6 +11,14 @@ from tests.conftest import PROVIDER_KEY, GatewayFactory
 from tests.providers.anthropic.mock import MockAnthropic
 from tests.servers import ServerThread
 
+# the chain these tests need, pinned so that work on other middlewares cannot break them
+CHAIN = {
+    "middleware": [
+        {"class": "middleware.logging:LoggingMiddleware"},
+        {"class": "middleware.router:RouterMiddleware"},
+    ]
+}
+
 
 @pytest.fixture
 def mock_anthropic() -> Iterator[tuple[MockAnthropic, ServerThread]]:
@@ -25,7 +33,7 @@ def claude(
 ) -> tuple[openai.OpenAI, MockAnthropic]:
     """An openai SDK client talking to the gateway, routed to the Anthropic mock."""
     mock, upstream = mock_anthropic
-    gateway = make_gateway()
+    gateway = make_gateway(CHAIN)
     client = openai.OpenAI(
         api_key=PROVIDER_KEY,
         base_url=gateway.url + "/v1",
