@@ -1,0 +1,1 @@
+"""The project's own benchmark: ``python -m bench`` (see bench/README.md)."""

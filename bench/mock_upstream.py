@@ -1,0 +1,173 @@
+"""A fast mock OpenAI upstream on raw asyncio (no HTTP framework), for the benchmark.
+
+Answers every POST with a pre-rendered ``chat.completion`` (path ``/v1/...``) or a 20-event
+``chat.completion.chunk`` stream (path ``/stream/v1/...``), keep-alive, Content-Length
+framed, so the mock costs as little as possible. ``/slow/v1/...`` trickles a stream of
+``--slow-events`` events, one every ``--slow-interval`` seconds (soak mode).
+
+Run: python -m bench.mock_upstream --port 18181
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+TEXT = (
+    "Hello! This is the mock upstream speaking (mock-ok). Gateways under benchmark should "
+    "pass this sentence through unchanged, token for token, without any edits."
+)
+WORDS = TEXT.split(" ")
+PIECES = [
+    (" " if i else "") + " ".join(WORDS[i * len(WORDS) // 18 : (i + 1) * len(WORDS) // 18])
+    for i in range(18)
+]
+
+
+def _j(o: object) -> str:
+    return json.dumps(o, separators=(",", ":"))
+
+
+def completion_body() -> bytes:
+    return _j(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1732000000,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": TEXT},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 31, "completion_tokens": 27, "total_tokens": 58},
+        }
+    ).encode()
+
+
+def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+    return (
+        b"data: "
+        + _j(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": 1732000000,
+                "model": "gpt-4o-mini",
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+        ).encode()
+        + b"\n\n"
+    )
+
+
+def stream_body() -> bytes:
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": p}) for p in PIECES]
+    events.append(chunk({}, "stop"))
+    return b"".join(events) + b"data: [DONE]\n\n"
+
+
+def response(body: bytes, ctype: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: "
+        + ctype
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + body
+    )
+
+
+JSON_RESPONSE = response(completion_body(), b"application/json")
+SSE_RESPONSE = response(stream_body(), b"text/event-stream")
+
+
+class MockProtocol(asyncio.Protocol):
+    """Minimal HTTP/1.1: reads head + Content-Length body, answers, keeps the connection."""
+
+    def __init__(self, slow_events: int, slow_interval: float) -> None:
+        self.buf = b""
+        self.slow_events = slow_events
+        self.slow_interval = slow_interval
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            if len(self.buf) < end + 4 + length:
+                return
+            self.buf = self.buf[end + 4 + length :]
+            path = head.split(b" ", 2)[1]
+            assert self.transport is not None
+            if path.startswith(b"/slow/"):
+                asyncio.get_running_loop().create_task(self.trickle())
+            elif path.startswith(b"/stream/"):
+                self.transport.write(SSE_RESPONSE)
+            else:
+                self.transport.write(JSON_RESPONSE)
+
+    async def trickle(self) -> None:
+        t = self.transport
+        assert t is not None
+        t.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+
+        def send(data: bytes) -> None:
+            t.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+        send(chunk({"role": "assistant", "content": ""}))
+        for i in range(self.slow_events):
+            await asyncio.sleep(self.slow_interval)
+            if t.is_closing():
+                return
+            send(chunk({"content": f"t{i} "}))
+        send(chunk({}, "stop") + b"data: [DONE]\n\n")
+        t.write(b"0\r\n\r\n")
+
+
+async def serve(port: int, slow_events: int, slow_interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: MockProtocol(slow_events, slow_interval), "127.0.0.1", port, backlog=4096
+    )
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=18181)
+    ap.add_argument("--slow-events", type=int, default=60)
+    ap.add_argument("--slow-interval", type=float, default=0.5)
+    args = ap.parse_args()
+    try:
+        import uvloop
+
+        uvloop.run(serve(args.port, args.slow_events, args.slow_interval))
+    except ImportError:
+        asyncio.run(serve(args.port, args.slow_events, args.slow_interval))
+
+
+if __name__ == "__main__":
+    main()
