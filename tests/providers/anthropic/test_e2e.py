@@ -508,3 +508,31 @@ def test_truncated_stream_is_an_error(claude) -> None:
     )
     with pytest.raises(openai.APIError, match="before message_stop"):
         list(stream)
+
+
+def test_overloaded_529_is_retryable_by_config(claude) -> None:
+    """529 keeps its status, so a retry rule can name it like any 5xx."""
+    client, mock = claude
+    config = json.dumps({"retry": {"attempts": 1, "on_status_codes": [529]}})
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(
+            model="error-529",
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-portkey-config": config},
+        )
+    assert info.value.status_code == 529
+    assert len(mock.requests) == 2
+
+
+def test_client_beta_header_is_forwarded_when_named(claude) -> None:
+    client, mock = claude
+    client.chat.completions.create(
+        model="claude-sonnet-4-6",
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={
+            "anthropic-beta": "some-beta-2026-01-01",
+            "x-portkey-forward-headers": "anthropic-beta",
+        },
+    )
+    headers = {k.lower(): v for k, v in mock.requests[-1]["headers"].items()}
+    assert headers["anthropic-beta"] == "some-beta-2026-01-01"
