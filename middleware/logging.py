@@ -75,13 +75,20 @@ class LoggingMiddleware:
     ) -> None:
         ctx.status = status
         ctx.error = error
+        if usage is None and isinstance(ctx.usage, Usage):
+            usage = ctx.usage  # settled (or estimated, for a stream) by observability
+        latency = ctx.elapsed_ms()
         fields: dict[str, Any] = {
             "request_id": ctx.request_id,
             "trace_id": ctx.trace_id,
             "provider": ctx.provider,
             "model": ctx.model,
             "status": status,
-            "latency_ms": round(ctx.elapsed_ms(), 3),
+            "latency_ms": round(latency, 3),
+            "upstream_ms": round(ctx.upstream_ms, 3),
+            "overhead_ms": round(
+                ctx.overhead_ms if ctx.overhead_ms is not None else latency - ctx.upstream_ms, 3
+            ),
             "stream": ctx.stream,
         }
         if ctx.ttfb is not None:
@@ -90,6 +97,10 @@ class LoggingMiddleware:
             fields["prompt_tokens"] = usage.prompt_tokens
             fields["completion_tokens"] = usage.completion_tokens
             fields["total_tokens"] = usage.total_tokens
+            if ctx.usage_estimated:
+                fields["usage_estimated"] = True
+        if ctx.cost is not None:
+            fields["cost_usd"] = ctx.cost
         if error is not None:
             fields["error_type"] = error
         if ctx.attempts > 1:
@@ -102,5 +113,10 @@ class LoggingMiddleware:
             fields["cache_status"] = ctx.cache_status
         if self.options.log_metadata and ctx.metadata:
             fields["metadata"] = ctx.metadata
+        if ctx.state:
+            if verdicts := ctx.state.get("guardrail_verdicts"):
+                fields["guardrails"] = verdicts
+            if bodies := ctx.state.get("bodies"):  # only with observability.log_bodies
+                fields.update(bodies)
         ctx.usage = usage
         self.log.info(self.options.event, **fields)

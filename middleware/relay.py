@@ -62,6 +62,8 @@ class Relay:
     ) -> Reply:
         target = ctx.target
         timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
+        if ctx.trace_headers:  # W3C traceparent of this attempt (proxy/observability)
+            up.headers.update(ctx.trace_headers)
         t0 = time.perf_counter()
         loop_deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         resp = await open_upstream(self.gw.session, up, adapter.name, timeout)
@@ -70,12 +72,14 @@ class Relay:
             headers = passed_headers(resp.headers)
             if resp.status >= 400:
                 raw = await self._read(resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name)
+                ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
                 raise adapter.parse_error(resp.status, resp.headers, raw)
             ctype = resp.headers.get("content-type", "")
             if up.stream and ctype.startswith(STREAM_TYPES):
                 owned = True
                 translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
                 chunks = self._pump(ctx, resp, translator, FRAMINGS[up.framing](), adapter.name)
+                ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0  # time to headers
                 return StreamReply(chunks, resp.status, headers)
             raw = await self._read(resp, self.max_response, loop_deadline, adapter.name)
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
@@ -121,7 +125,9 @@ class Relay:
             async for data in resp.content.iter_any():
                 for event in decode(data):
                     for chunk in feed(event):
-                        yield chunk
+                        ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+                        yield chunk  # time held by the consumer is not upstream time
+                        t0 = time.perf_counter()
             for event in decoder.flush():  # type: ignore[attr-defined]
                 for chunk in feed(event):
                     yield chunk

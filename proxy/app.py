@@ -7,8 +7,10 @@ the OpenAI error shape. Nothing else ever reaches the client: no traceback, no c
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import msgspec
 import structlog
@@ -20,6 +22,7 @@ from proxy.context import RequestBody, RequestContext
 from proxy.embeddings import embeddings_handler
 from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from proxy.gateway import Gateway
+from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.reply import CompletionReply, StreamReply, aclose
 from proxy.routing.resolve import request_config
@@ -95,6 +98,7 @@ def _reply_headers(ctx: RequestContext) -> dict[str, str]:
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
+    t0 = time.perf_counter()
     request_id = uuid.uuid4().hex
     trace_id = request.headers.get("x-portkey-trace-id") or request_id
     ctx: RequestContext | None = None
@@ -116,6 +120,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 error_type=exc.type,
             )
         headers = _reply_headers(ctx) if ctx else {"x-portkey-trace-id": trace_id}
+        headers[OVERHEAD_HEADER] = (
+            gw.observability.overhead_header(ctx)
+            if ctx
+            else f"{(time.perf_counter() - t0) * 1e3:.3f}"
+        )
         return error_response(exc, headers)
     except Exception:
         log.exception("unhandled error", request_id=request_id, trace_id=trace_id)
@@ -124,16 +133,21 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             {"x-portkey-trace-id": trace_id},
         )
     headers = {**_reply_headers(ctx), **reply.headers}
+    overhead = partial(gw.observability.overhead_header, ctx)
     if isinstance(reply, CompletionReply):
+        headers[OVERHEAD_HEADER] = overhead()
         return web.Response(
             body=reply.completion.raw, status=reply.status, content_type=JSON, headers=headers
         )
     assert isinstance(reply, StreamReply)
-    return await write_stream(request, reply, headers)
+    return await write_stream(request, reply, headers, overhead)
 
 
 async def write_stream(
-    request: web.Request, reply: StreamReply, headers: dict[str, str]
+    request: web.Request,
+    reply: StreamReply,
+    headers: dict[str, str],
+    overhead: Callable[[], str] | None = None,
 ) -> web.StreamResponse:
     chunks = reply.chunks
     try:
@@ -143,6 +157,9 @@ async def write_stream(
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
+        finally:
+            if overhead is not None:  # sent with the headers: the time up to the first chunk
+                headers[OVERHEAD_HEADER] = overhead()
     except GatewayError as exc:
         await aclose(chunks)
         return error_response(exc, headers)
@@ -247,11 +264,13 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         gateway.session = make_session(settings.upstream)
+        await gateway.observability.startup()
         await startup_all(gateway.middlewares, gateway)
         gateway.ready = True
         yield
         gateway.ready = False
         await shutdown_all(gateway.middlewares)
+        await gateway.observability.shutdown()
         await gateway.session.close()
         gateway.session = None
 
@@ -264,5 +283,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/v1/embeddings", embeddings_handler(gateway))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", gateway.observability.metrics_handler)
     app.router.add_get("/ready", ready)
     return app

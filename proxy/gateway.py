@@ -9,7 +9,8 @@ import structlog
 
 from proxy.errors import GatewayError
 from proxy.hostpolicy import HostPolicy
-from proxy.pipeline import Next, SettingsError, build_chain, instantiate
+from proxy.observability.observer import Observability
+from proxy.pipeline import Next, SettingsError, instantiate
 from proxy.providers import PROVIDERS, canonical
 from proxy.routing.config import ConfigNode, parse_config
 from proxy.settings import Settings
@@ -22,6 +23,7 @@ class Gateway:
         self.settings = settings
         self.log = structlog.get_logger("gateway")
         self.host_policy = HostPolicy(settings.custom_hosts)
+        self.observability = Observability(settings.observability)
         for slug, entry in settings.providers.items():
             if canonical(entry.provider) not in PROVIDERS:
                 raise SettingsError(
@@ -47,7 +49,8 @@ class Gateway:
         self.chain: Next | None = None
 
     def freeze(self, terminal: Next) -> None:
-        self.chain = build_chain(self.middlewares, terminal)
+        # with tracing on, each middleware and each upstream attempt gets its own span
+        self.chain = self.observability.chain(self.middlewares, terminal)
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
 from proxy.target import Target
 
@@ -64,6 +65,7 @@ class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
     "middleware.auth:AuthMiddleware",
     "middleware.logging:LoggingMiddleware",
+    "middleware.observability:ObservabilityMiddleware",
     "middleware.cache:CacheMiddleware",
     "middleware.router:RouterMiddleware",
 )
@@ -84,6 +86,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     configs: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     # id of a config in `configs` (or an inline config) applied when a request names none
     default_config: str | dict[str, Any] | None = None
+    # metrics, traces, prices, audit sink: proxy/observability/settings.py
+    observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
 
 
 # env var -> (section, field, parser)
@@ -94,6 +98,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
     "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
+    "GATEWAY_OTEL_ENDPOINT": ("observability", "otel_endpoint", str),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
     "GATEWAY_CUSTOM_HOSTS_ALLOW": (

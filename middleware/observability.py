@@ -1,0 +1,127 @@
+"""Observes each request's outcome for metrics, cost and the audit sink.
+
+Placed early (right after logging), it sees the final outcome of the request, whatever the
+router, cache or guardrails did below it. It settles usage (the provider's, or estimated for
+a stream that carried none) and cost onto the context before the logging middleware above
+it writes the line. When tracing is off, a client's ``traceparent`` is passed upstream
+unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from proxy.context import RequestContext
+from proxy.errors import GatewayError
+from proxy.observability.usage_estimate import StreamUsage
+from proxy.pipeline import Next
+from proxy.reply import Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.schema import Usage, text_of
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+    from proxy.observability.observer import Observability
+
+
+class ObservabilityMiddleware:
+    def __init__(self) -> None:
+        self.obs: Observability | None = None
+        self.passthrough_trace = True
+        self.bodies = False
+
+    async def startup(self, gateway: Gateway) -> None:
+        self.obs = gateway.observability
+        self.passthrough_trace = self.obs.tracing is None
+        self.bodies = self.obs.settings.log_bodies
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
+        obs = self.obs
+        assert obs is not None, "ObservabilityMiddleware.startup was not called"
+        if self.passthrough_trace:
+            tp = ctx.headers.get("traceparent")
+            if tp:
+                ctx.trace_headers = {"traceparent": tp}
+                ts = ctx.headers.get("tracestate")
+                if ts:
+                    ctx.trace_headers["tracestate"] = ts
+        m = obs.metrics
+        if m is not None:
+            m.in_flight.inc()
+        if self.bodies:
+            ctx.state["bodies"] = {"request_messages": ctx.body.as_dict().get("messages")}
+        try:
+            reply = await call_next(ctx)
+        except GatewayError as exc:
+            self._end(ctx, exc.status, exc.type, None, None)
+            raise
+        except asyncio.CancelledError:
+            self._end(ctx, 499, "client_closed", None, None)
+            raise
+        if isinstance(reply, StreamReply):
+            if m is not None:
+                m.in_flight_streams.inc()
+            return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+        assert isinstance(reply, CompletionReply)
+        usage = reply.completion.usage()
+        if self.bodies:
+            ctx.state["bodies"]["response_text"] = _answer_text(reply)
+        self._end(ctx, reply.status, None, usage, None)
+        return reply
+
+    async def _watch(
+        self, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
+    ) -> AsyncIterator[Chunk]:
+        counter = StreamUsage(keep_text=self.bodies)
+        feed = counter.feed
+        ttfb: float | None = None
+        status: int
+        error: str | None
+        status, error = 499, "client_closed"
+        try:
+            async for chunk in chunks:
+                if ttfb is None:
+                    ttfb = time.perf_counter() - ctx.start
+                feed(chunk)
+                yield chunk
+            status, error = reply.status, None
+        except GatewayError as exc:
+            status, error = exc.status, exc.type
+            raise
+        finally:
+            await aclose(chunks)
+            obs = self.obs
+            if obs is not None and obs.metrics is not None:
+                obs.metrics.in_flight_streams.dec()
+            usage: Usage | None = None
+            if error is None or counter.reported is not None or counter.chars:
+                usage, ctx.usage_estimated = counter.result(ctx.request)
+            if self.bodies:
+                ctx.state["bodies"]["response_text"] = "".join(counter.text)
+            self._end(ctx, status, error, usage, ttfb)
+
+    def _end(
+        self,
+        ctx: RequestContext,
+        status: int,
+        error: str | None,
+        usage: Usage | None,
+        ttfb: float | None,
+    ) -> None:
+        obs = self.obs
+        assert obs is not None
+        if usage is not None:
+            ctx.usage = usage
+            obs.price(ctx, usage)
+        if obs.metrics is not None:
+            obs.metrics.in_flight.dec()
+        obs.finish(ctx, status, error, ttfb)
+
+
+def _answer_text(reply: CompletionReply) -> str:
+    try:
+        return "".join(text_of(c.message.content) for c in reply.completion.parsed.choices)
+    except Exception:  # an odd body is relayed as is; the log line just lacks its text
+        return ""

@@ -1,0 +1,168 @@
+"""Prometheus metrics (prometheus-client), multiprocess-safe under ``--workers N``.
+
+Names are snake_case ``gateway_*`` plus the OpenTelemetry GenAI metrics under their
+Prometheus names (``gen_ai.client.token.usage`` -> ``gen_ai_client_token_usage``, with the
+attribute names' dots as underscores). With ``PROMETHEUS_MULTIPROC_DIR`` set (the
+supervisor sets it for ``--workers`` > 1) each process writes its values to files there and
+a scrape of any worker sums them all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+# bucket boundaries recommended by the OpenTelemetry GenAI metrics conventions
+GENAI_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+GENAI_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24)
+GENAI_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+BREAKER_STATES = {"closed": 0.0, "probe": 1.0, "half_open": 1.0, "open": 2.0}
+MAX_MODELS = 500  # distinct (provider, model) label pairs; clients choose model names
+OTHER = "other"
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def multiproc_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """Every instrument of one gateway, in its own registry (tests run several gateways)."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.multiproc = multiproc_dir()
+        if self.multiproc is None:
+            ProcessCollector(registry=r)
+        self._pairs: set[tuple[str, str]] = set()
+        pm = ("provider", "model")
+        self.requests = Counter(
+            "gateway_requests",
+            "Requests by outcome",
+            [*pm, "status", "cache_status", "stream"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "gateway_request_duration_seconds",
+            "Whole request, until the last byte of a stream",
+            pm,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream = Histogram(
+            "gateway_upstream_duration_seconds",
+            "Time spent waiting on providers, all attempts of a request",
+            pm,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "gateway_overhead_seconds",
+            "Time spent in the gateway itself (x-gateway-overhead-ms)",
+            ["stream"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.ttfb = Histogram(
+            "gateway_ttfb_seconds",
+            "Streams: time to the first chunk",
+            pm,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "gateway_tokens", "Tokens by direction", [*pm, "direction", "estimated"], registry=r
+        )
+        self.cost = Counter("gateway_cost_usd", "Cost from the price table", pm, registry=r)
+        self.in_flight = Gauge(
+            "gateway_in_flight_requests",
+            "Requests being served",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.in_flight_streams = Gauge(
+            "gateway_in_flight_streams",
+            "Streams being relayed",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.retries = Counter(
+            "gateway_retries", "Upstream attempts beyond the first", ["provider"], registry=r
+        )
+        self.fallbacks = Counter(
+            "gateway_fallbacks", "Requests answered by a later target", ["provider"], registry=r
+        )
+        self.breaker = Gauge(
+            "gateway_breaker_state",
+            "Circuit breaker per target: 0 closed, 1 half-open, 2 open",
+            ["target"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.verdicts = Counter(
+            "gateway_guardrail_verdicts",
+            "Guardrail verdicts",
+            ["guardrail", "verdict"],
+            registry=r,
+        )
+        self.audit_dropped = Counter(
+            "gateway_audit_dropped", "Audit records dropped (queue full or sink failed)", registry=r
+        )
+        genai = ("gen_ai_system", "gen_ai_request_model")
+        self.genai_tokens = Histogram(
+            "gen_ai_client_token_usage",
+            "GenAI: input and output tokens per operation",
+            [*genai, "gen_ai_token_type"],
+            buckets=GENAI_TOKEN_BUCKETS,
+            registry=r,
+        )
+        self.genai_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "GenAI: operation duration",
+            [*genai, "gen_ai_operation_name", "error_type"],
+            buckets=GENAI_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.genai_ttft = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "GenAI: time to the first token of a stream",
+            genai,
+            buckets=GENAI_TTFT_BUCKETS,
+            registry=r,
+        )
+
+    def labels(self, provider: str | None, model: str | None) -> tuple[str, str]:
+        """Bounded label values: past MAX_MODELS pairs, new models count as "other"."""
+        pair = (provider or "none", model or "none")
+        if pair in self._pairs:
+            return pair
+        if len(self._pairs) < MAX_MODELS:
+            self._pairs.add(pair)
+            return pair
+        return pair[0], OTHER
+
+    def set_breaker(self, target: str, state: str) -> None:
+        value = BREAKER_STATES.get(state)
+        if value is not None:
+            self.breaker.labels(target).set(value)
+
+    def render(self) -> bytes:
+        if self.multiproc is None:
+            return generate_latest(self.registry)
+        fresh = CollectorRegistry()
+        MultiProcessCollector(fresh, path=self.multiproc)  # type: ignore[no-untyped-call]
+        return generate_latest(fresh)

@@ -1,0 +1,217 @@
+"""Observability: the per-gateway hub built from ``settings.observability``.
+
+Owns the price table, the Prometheus metrics, the tracer and the audit sink; the
+``ObservabilityMiddleware`` reports each request's outcome to ``finish`` and the HTTP handler
+asks ``overhead_header`` for ``x-gateway-overhead-ms``. The optional packages are imported
+only when the settings turn their feature on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+
+from proxy.context import RequestContext
+from proxy.observability.pricing import PriceTable, cost_usd
+from proxy.observability.settings import ObservabilitySettings
+from proxy.pipeline import Middleware, Next, SettingsError, build_chain
+from proxy.schema import Usage
+
+if TYPE_CHECKING:
+    from proxy.observability.audit import AuditSink
+    from proxy.observability.metrics import Metrics
+    from proxy.observability.tracing import Tracing
+
+log = structlog.get_logger("gateway")
+OVERHEAD_HEADER = "x-gateway-overhead-ms"
+
+
+def overhead_ms(ctx: RequestContext) -> float:
+    """Gateway time so far, less the time spent waiting on providers."""
+    return max(0.0, ctx.elapsed_ms() - ctx.upstream_ms)
+
+
+class Observability:
+    def __init__(self, s: ObservabilitySettings) -> None:
+        self.settings = s
+        self.prices = PriceTable.from_settings(s)
+        self.metrics: Metrics | None = None
+        self.tracing: Tracing | None = None
+        self.audit: AuditSink | None = None
+        if s.metrics:
+            try:
+                from proxy.observability.metrics import Metrics
+            except ImportError:
+                log.warning("metrics are off: install llm-gateway[observability]")
+            else:
+                self.metrics = Metrics()
+        if s.tracing:
+            try:
+                from proxy.observability.tracing import Tracing
+            except ImportError:
+                raise SettingsError(
+                    "observability.otel_endpoint: tracing needs llm-gateway[observability]"
+                ) from None
+            self.tracing = Tracing(s)
+        if s.audit.enabled:
+            if s.audit.batch_size < 1 or s.audit.queue_size < 1:
+                raise SettingsError("observability.audit: batch_size and queue_size must be >= 1")
+            if s.audit.webhook and not s.audit.webhook.startswith(("http://", "https://")):
+                raise SettingsError("observability.audit.webhook: must be an http(s) URL")
+            from proxy.observability.audit import AuditSink
+
+            m = self.metrics
+            self.audit = AuditSink(s.audit, m.audit_dropped.inc if m is not None else None)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def chain(self, middlewares: Sequence[Middleware], terminal: Next) -> Next:
+        if self.tracing is not None:
+            return self.tracing.chain(middlewares, terminal)
+        return build_chain(middlewares, terminal)
+
+    async def startup(self) -> None:
+        if self.audit is not None:
+            await self.audit.start()
+
+    async def shutdown(self) -> None:
+        if self.audit is not None:
+            await self.audit.stop()
+        if self.tracing is not None:
+            await self.tracing.shutdown()
+
+    # ------------------------------------------------------------------ per request
+
+    def overhead_header(self, ctx: RequestContext) -> str:
+        """``x-gateway-overhead-ms`` now; also observed once in the overhead histogram."""
+        ms = overhead_ms(ctx)
+        if ctx.overhead_ms is None:
+            ctx.overhead_ms = ms
+            if self.metrics is not None:
+                self.metrics.overhead.labels("true" if ctx.stream else "false").observe(ms / 1e3)
+        return f"{ms:.3f}"
+
+    def price(self, ctx: RequestContext, usage: Usage | None) -> None:
+        """Sets ``ctx.cost`` (USD) when the model has a price."""
+        if usage is None:
+            return
+        p = self.prices.lookup(ctx.provider, ctx.model)
+        if p is not None:
+            ctx.cost = round(cost_usd(p, usage), 10)
+
+    def finish(
+        self, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
+    ) -> None:
+        """Records one finished request (usage and cost already on ctx)."""
+        m = self.metrics
+        if m is not None:
+            self._record(m, ctx, status, error, ttfb)
+        if self.audit is not None:
+            self.audit.submit(self.audit_record(ctx, status, error, ttfb))
+
+    def _record(
+        self, m: Metrics, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
+    ) -> None:
+        provider, model = m.labels(ctx.provider, ctx.model)
+        duration = time.perf_counter() - ctx.start
+        stream = "true" if ctx.stream else "false"
+        m.requests.labels(provider, model, str(status), ctx.cache_status or "none", stream).inc()
+        m.duration.labels(provider, model).observe(duration)
+        m.genai_duration.labels(provider, model, "chat", error or "").observe(duration)
+        if ctx.upstream_ms:
+            m.upstream.labels(provider, model).observe(ctx.upstream_ms / 1e3)
+        if ttfb is not None:
+            m.ttfb.labels(provider, model).observe(ttfb)
+            m.genai_ttft.labels(provider, model).observe(ttfb)
+        usage = ctx.usage
+        if isinstance(usage, Usage):
+            est = "true" if ctx.usage_estimated else "false"
+            m.tokens.labels(provider, model, "input", est).inc(usage.prompt_tokens)
+            m.tokens.labels(provider, model, "output", est).inc(usage.completion_tokens)
+            m.genai_tokens.labels(provider, model, "input").observe(usage.prompt_tokens)
+            m.genai_tokens.labels(provider, model, "output").observe(usage.completion_tokens)
+        if ctx.cost:
+            m.cost.labels(provider, model).inc(ctx.cost)
+        if ctx.attempts > 1:
+            m.retries.labels(provider).inc(ctx.attempts - 1)
+        if len(ctx.targets_tried) > 1:
+            m.fallbacks.labels(provider).inc()
+        state = ctx.state
+        if state:
+            for name, verdict in verdicts(state.get("guardrail_verdicts")):
+                m.verdicts.labels(name, verdict).inc()
+            breakers = state.get("breaker")
+            if isinstance(breakers, Mapping):
+                for target, value in breakers.items():
+                    m.set_breaker(str(target), str(value))
+
+    def audit_record(
+        self, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
+    ) -> dict[str, Any]:
+        usage = ctx.usage
+        rec: dict[str, Any] = {
+            "ts": time.time(),
+            "request_id": ctx.request_id,
+            "trace_id": ctx.trace_id,
+            "principal": ctx.principal,
+            "provider": ctx.provider,
+            "model": ctx.model,
+            "stream": ctx.stream,
+            "status": status,
+            "error_type": error,
+            "latency_ms": round(ctx.elapsed_ms(), 3),
+            "upstream_ms": round(ctx.upstream_ms, 3),
+            "overhead_ms": None if ctx.overhead_ms is None else round(ctx.overhead_ms, 3),
+            "ttfb_ms": None if ttfb is None else round(ttfb * 1e3, 3),
+            "attempts": ctx.attempts,
+            "targets": ctx.targets_tried,
+            "cache_status": ctx.cache_status,
+            "usage": usage if isinstance(usage, Usage) else None,
+            "usage_estimated": ctx.usage_estimated,
+            "cost_usd": ctx.cost,
+            "metadata": ctx.metadata,
+        }
+        bodies = ctx.state.get("bodies")
+        if bodies:
+            rec.update(bodies)
+        return rec
+
+    async def metrics_handler(self, request: web.Request) -> web.StreamResponse:
+        """``GET /metrics``: Prometheus text format."""
+        m = self.metrics
+        if m is None:
+            raise web.HTTPNotFound()
+        from proxy.observability.metrics import CONTENT_TYPE
+
+        if m.multiproc is None:
+            body = m.render()
+        else:  # reads every worker's files: off the event loop
+            body = await asyncio.get_running_loop().run_in_executor(None, m.render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def verdicts(raw: Any) -> list[tuple[str, str]]:
+    """Guardrail verdicts as the guardrails middleware records them in ``ctx.state``.
+
+    Accepts ``[{"name"|"id"|"check": ..., "verdict"|"result"|"action": ...}, ...]``,
+    ``[(name, verdict), ...]`` or ``{name: verdict}``.
+    """
+    out: list[tuple[str, str]] = []
+    if isinstance(raw, Mapping):
+        return [(str(k), str(v)) for k, v in raw.items()]
+    if not isinstance(raw, (list, tuple)):
+        return out
+    for item in raw:
+        if isinstance(item, Mapping):
+            name = item.get("name") or item.get("id") or item.get("check")
+            verdict = item.get("verdict") or item.get("result") or item.get("action")
+            if name is not None and verdict is not None:
+                out.append((str(name), str(verdict)))
+        elif isinstance(item, (list, tuple)) and len(item) == 2:
+            out.append((str(item[0]), str(item[1])))
+    return out

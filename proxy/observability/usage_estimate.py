@@ -1,0 +1,107 @@
+"""Token usage of a stream, from the provider's usage event or estimated.
+
+Providers send usage in a stream only when asked (OpenAI's ``stream_options.include_usage``)
+or always (Anthropic, Gemini). When none comes, usage is estimated and marked as such:
+about 4 characters per token (OpenAI's rule of thumb for English text), plus 3 tokens per
+message and 3 for the reply's priming (OpenAI's cookbook count for chat formatting). A real
+tokenizer (tiktoken) is not used: it downloads its vocabularies at run time, which an
+offline egress gateway cannot do, and it is wrong for non-OpenAI models anyway.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from proxy.reply import Chunk
+from proxy.schema import ChatRequest, TextPart, Usage
+
+CHARS_PER_TOKEN = 4.0
+TOKENS_PER_MESSAGE = 3
+REPLY_PRIMING = 3
+
+
+def tokens_for_chars(chars: int) -> int:
+    return int(chars / CHARS_PER_TOKEN + 0.5) if chars else 0
+
+
+def estimate_prompt_tokens(req: ChatRequest) -> int:
+    chars = 0
+    for m in req.messages:
+        content = getattr(m, "content", None)
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, TextPart):
+                    chars += len(part.text)
+        for call in getattr(m, "tool_calls", None) or ():
+            fn = getattr(call, "function", None)
+            chars += len(getattr(fn, "arguments", "") or "") + len(getattr(fn, "name", "") or "")
+    return tokens_for_chars(chars) + TOKENS_PER_MESSAGE * len(req.messages) + REPLY_PRIMING
+
+
+class _Fn(msgspec.Struct):
+    arguments: str | None = None
+
+
+class _ToolCall(msgspec.Struct):
+    function: _Fn | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+
+
+class _LightChunk(msgspec.Struct):
+    choices: list[_Choice] | None = None
+    usage: Usage | None = None
+
+
+_light = msgspec.json.Decoder(_LightChunk)
+
+
+class StreamUsage:
+    """Fed every chunk of one stream; knows the usage at the end, reported or estimated."""
+
+    __slots__ = ("chars", "keep_text", "reported", "text")
+
+    def __init__(self, keep_text: bool = False) -> None:
+        self.chars = 0
+        self.reported: Usage | None = None
+        self.keep_text = keep_text
+        self.text: list[str] = []
+
+    def feed(self, chunk: Chunk) -> None:
+        try:
+            c = _light.decode(chunk.raw)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        if c.usage is not None:
+            self.reported = c.usage
+        for choice in c.choices or ():
+            d = choice.delta
+            if d is None:
+                continue
+            for piece in (d.content, d.refusal, d.reasoning_content):
+                if piece:
+                    self.chars += len(piece)
+                    if self.keep_text:
+                        self.text.append(piece)
+            for tc in d.tool_calls or ():
+                if tc.function is not None and tc.function.arguments:
+                    self.chars += len(tc.function.arguments)
+
+    def result(self, req: ChatRequest) -> tuple[Usage, bool]:
+        """(usage, estimated)."""
+        if self.reported is not None:
+            return self.reported, False
+        prompt = estimate_prompt_tokens(req)
+        completion = tokens_for_chars(self.chars)
+        return Usage(prompt, completion, prompt + completion), True
