@@ -125,8 +125,8 @@ class OutputStructure(_Wire):
 
 
 class OutputFormat(_Wire):
+    type: str  # "json_schema"; no default, or omit_defaults would leave it out
     structure: OutputStructure
-    type: str = "json_schema"
 
 
 class OutputConfig(_Wire):

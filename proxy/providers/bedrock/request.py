@@ -274,6 +274,7 @@ def response_format(req: ChatRequest) -> tuple[bool, nv.OutputConfig | UnsetType
     if isinstance(fmt, JSONSchemaFormat) and isinstance(fmt.json_schema.schema, dict):
         spec = fmt.json_schema
         out.text_format = nv.OutputFormat(
+            type="json_schema",
             structure=nv.OutputStructure(
                 json_schema=nv.JsonSchemaDefinition(
                     schema=msgspec.json.encode(spec.schema).decode(),

@@ -1,0 +1,133 @@
+"""The mock speaks Converse/ConverseStream: the official boto3 client reads it unchanged.
+
+boto3 signs with SigV4 and decodes the eventstream itself, so these tests also prove the
+mock's signature check and its binary frames (CRCs included).
+"""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+from tests.conftest import PROVIDER_KEY
+from tests.providers.bedrock.conftest import KEY_ID, REGION, SESSION_TOKEN, TEMP_KEY_ID
+
+WEATHER = {
+    "toolSpec": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            }
+        },
+    }
+}
+MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+
+
+def client(url: str, key_id: str = KEY_ID, secret: str = PROVIDER_KEY, token: str | None = None):
+    return boto3.client(
+        "bedrock-runtime",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture
+def sdk(mock_bedrock):
+    return client(mock_bedrock[1].url)
+
+
+def test_converse_text(sdk, mock_bedrock) -> None:
+    mock, _ = mock_bedrock
+    r = sdk.converse(
+        modelId=MODEL,
+        system=[{"text": "be brief"}],
+        messages=[{"role": "user", "content": [{"text": "hello"}]}],
+        inferenceConfig={"maxTokens": 32, "temperature": 0.2},
+    )
+    assert r["output"]["message"]["content"] == [{"text": "echo: hello"}]
+    assert r["stopReason"] == "end_turn"
+    assert r["usage"]["totalTokens"] == r["usage"]["inputTokens"] + 7
+    seen = mock.requests[-1]
+    assert seen["model"] == MODEL
+    assert seen["raw_path"] == "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+    assert seen["headers"]["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
+
+
+def test_converse_tool_use(sdk) -> None:
+    r = sdk.converse(
+        modelId=MODEL,
+        messages=[{"role": "user", "content": [{"text": "weather?"}]}],
+        toolConfig={"tools": [WEATHER], "toolChoice": {"any": {}}},
+    )
+    (block,) = r["output"]["message"]["content"]
+    assert block["toolUse"]["name"] == "get_weather"
+    assert block["toolUse"]["input"] == {"city": "Paris"}
+    assert r["stopReason"] == "tool_use"
+
+
+def test_converse_stream_text_and_tools(sdk) -> None:
+    r = sdk.converse_stream(
+        modelId="amazon.nova-pro-v1:0",
+        messages=[{"role": "user", "content": [{"text": "stream this please"}]}],
+    )
+    events = list(r["stream"])
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "messageStart" and kinds[-2:] == ["messageStop", "metadata"]
+    text = "".join(
+        e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e
+    )
+    assert text == "echo: stream this please"
+
+    r = sdk.converse_stream(
+        modelId="parallel-model",
+        messages=[{"role": "user", "content": [{"text": "weather?"}]}],
+        toolConfig={"tools": [WEATHER], "toolChoice": {"auto": {}}},
+    )
+    events = list(r["stream"])
+    starts = [
+        e["contentBlockStart"]["start"]["toolUse"] for e in events if "contentBlockStart" in e
+    ]
+    assert [s["toolUseId"] for s in starts] == ["tooluse_mock0", "tooluse_mock1"]
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+
+
+def test_stream_exception_frame(sdk) -> None:
+    r = sdk.converse_stream(
+        modelId="midstream-error", messages=[{"role": "user", "content": [{"text": "a b c d"}]}]
+    )
+    with pytest.raises(botocore.exceptions.EventStreamError, match="throttlingException"):
+        list(r["stream"])
+
+
+def test_session_token_and_errors(mock_bedrock) -> None:
+    url = mock_bedrock[1].url
+    temp = client(url, TEMP_KEY_ID, token=SESSION_TOKEN)
+    r = temp.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "x"}]}])
+    assert r["output"]["message"]["content"][0]["text"] == "echo: x"
+    msgs = [{"role": "user", "content": [{"text": "x"}]}]
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        client(url, TEMP_KEY_ID).converse(modelId=MODEL, messages=msgs)  # token missing
+    assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        client(url, secret="wrong-secret").converse(modelId=MODEL, messages=msgs)
+    assert err.value.response["Error"]["Code"] == "InvalidSignatureException"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        client(url).converse(modelId="error-429", messages=msgs)
+    assert err.value.response["Error"]["Code"] == "ThrottlingException"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        client(url).converse(
+            modelId=MODEL, messages=[{"role": "assistant", "content": msgs[0]["content"]}]
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationException"
