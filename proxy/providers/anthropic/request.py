@@ -43,6 +43,7 @@ from proxy.schema import (
     AudioPart,
     ChatRequest,
     FilePart,
+    FunctionCall,
     FunctionMessage,
     ImagePart,
     NamedToolChoice,
@@ -82,12 +83,20 @@ def build_body(body: RequestBody, model: str) -> MessagesRequest:
         out.temperature = req.temperature
     if isinstance(req.top_p, float | int):
         out.top_p = req.top_p
-    top_k = body.as_dict().get("top_k")  # not an OpenAI field; clients send it as an extra
-    if isinstance(top_k, int) and not isinstance(top_k, bool):
+    top_k = _top_k(body)
+    if top_k is not None:
         out.top_k = top_k
     if isinstance(req.user, str) and req.user:
         out.metadata = Metadata(user_id=req.user)
     return out
+
+
+def _top_k(body: RequestBody) -> int | None:
+    """``top_k`` is not an OpenAI field; clients send it as an extra body field."""
+    if b'"top_k"' not in body.raw and "top_k" not in body.patch:
+        return None  # skip re-reading the body in the usual case
+    value = body.as_dict().get("top_k")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _refuse_unsupported(req: ChatRequest) -> None:
@@ -215,7 +224,7 @@ def _assistant_blocks(m: AssistantMessage, where: str) -> list[InputBlock]:
     return blocks
 
 
-def _arguments(fn: Any, param: str) -> dict[str, Any]:
+def _arguments(fn: FunctionCall, param: str) -> dict[str, Any]:
     raw = fn.arguments or "{}"
     try:
         value = msgspec.json.decode(raw)

@@ -60,9 +60,11 @@ class AnthropicStream:
         name = event.event or _event_type(event.data)
         if name == "error":
             raise stream_error(event.data)
+        if name == "message_stop":
+            return self._stop()
         decoder = EVENT_DECODERS.get(name)
-        if decoder is None:  # ping and event kinds added later
-            return [] if name != "message_stop" else self._stop()
+        if decoder is None:  # ping, and event kinds added after this was written
+            return []
         try:
             ev = decoder.decode(event.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
