@@ -66,12 +66,14 @@ def routed(make_gateway: GatewayFactory) -> ServerThread:
     return make_gateway(router_settings())
 
 
-def client(gateway: ServerThread, config: dict[str, Any] | str, **headers: str) -> openai.OpenAI:
+def client(
+    gateway: ServerThread | str, config: dict[str, Any] | str, **headers: str
+) -> openai.OpenAI:
     default = {"x-portkey-config": config if isinstance(config, str) else json.dumps(config)}
     default.update({k.replace("_", "-"): v for k, v in headers.items()})
     return openai.OpenAI(
         api_key=PROVIDER_KEY,
-        base_url=gateway.url + "/v1",
+        base_url=(gateway if isinstance(gateway, str) else gateway.url) + "/v1",
         default_headers=default,
         max_retries=0,
         timeout=20,

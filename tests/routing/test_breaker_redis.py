@@ -19,7 +19,7 @@ from proxy.routing.breaker import BreakerPolicy
 from proxy.routing.breaker_redis import RedisBreakerStore
 from proxy.routing.config import CircuitBreakerConfig
 from tests.routing.conftest import FAST_BACKOFF, ask, client
-from tests.servers import ServerThread, free_port
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DB = 13
@@ -58,7 +58,7 @@ class Proc:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}")
             try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=1) as r:
+                with urllib.request.urlopen(self.url + "/ready", timeout=1) as r:  # noqa: S310
                     if r.status == 200:
                         return
             except OSError:
@@ -120,7 +120,7 @@ def test_two_processes_share_one_breaker(tmp_path, upstream, redis_url, cb_prefi
     try:
         for p in procs:
             p.wait_ready()
-        one, two = (client(_Url(p.url), "shared") for p in procs)
+        one, two = (client(p.url, "shared") for p in procs)
         ask(one)
         ask(two)
         assert a.calls == 2  # one failure seen by each process: together, two
@@ -151,17 +151,6 @@ def test_two_processes_share_one_breaker(tmp_path, upstream, redis_url, cb_prefi
     finally:
         for p in procs:
             p.stop()
-
-
-class _Url(ServerThread):
-    """Just enough of a ServerThread for tests.routing.conftest.client (an url)."""
-
-    def __init__(self, url: str) -> None:  # noqa: D107 - no server thread behind it
-        self._url = url
-
-    @property
-    def url(self) -> str:
-        return self._url
 
 
 def test_unreachable_redis_fails_open() -> None:
