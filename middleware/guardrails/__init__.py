@@ -1,0 +1,334 @@
+"""Guardrails: input and output checks that can deny, rewrite, or just report.
+
+Attached per request by the routing config (``input_guardrails`` / ``output_guardrails``,
+and the older ``before_request_hooks`` / ``after_request_hooks``) and by the
+``x-portkey-default-input-guardrails`` / ``-output-guardrails`` headers; each entry is the id
+of a guardrail defined in this middleware's options, a full definition, or Portkey's
+shorthand. Input checks run before ``call_next``: a failing ``deny`` guardrail answers 446 and
+the upstream is never called. Output checks run on the answer: deny → 446, a failure without
+deny → 246 with the answer. ``hook_results`` go in the response body and the log. ``async``
+guardrails run in the background; their results are only logged.
+
+A request with no guardrail costs a few attribute and header look-ups: nothing is decoded.
+See docs/guardrails.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+
+from middleware.guardrails.checks.base import CheckContext, CheckEnv, Event, Limits
+from middleware.guardrails.denied import (
+    HOOKS_SOFT_FAIL_STATUS,
+    GuardrailDenied,
+    hook_results,
+)
+from middleware.guardrails.documents import RequestDocument, ResponseDocument
+from middleware.guardrails.registry import Guardrail, Registry
+from middleware.guardrails.runner import run_all, summary
+from middleware.guardrails.stream import StreamGuard
+from proxy.context import RequestContext
+from proxy.errors import GatewayError, InvalidRequest
+from proxy.pipeline import Next, SettingsError
+from proxy.reply import Completion, CompletionReply, Reply, StreamReply
+from proxy.routing.config import ConfigNode
+from proxy.schema import encoder
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+__all__ = ["GuardrailDenied", "GuardrailsMiddleware", "GuardrailsOptions"]
+
+INPUT_HEADER = "x-portkey-default-input-guardrails"
+OUTPUT_HEADER = "x-portkey-default-output-guardrails"
+
+
+class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # guardrail definitions by id, referenced from configs as "input_guardrails": ["id"]
+    guardrails: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    # user checks: check id -> dotted path of a Check class
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+    webhook_timeout_ms: int = 3000
+    webhook_fail_closed: bool = False  # default policy when a webhook cannot answer
+    max_text_chars: int = 1_000_000  # longer texts fail the checks that read them
+    regex_timeout_ms: int = 100  # per user regex search
+
+
+class Plan:
+    __slots__ = ("input", "output")
+
+    def __init__(self, input: list[Guardrail], output: list[Guardrail]) -> None:
+        self.input = input
+        self.output = output
+
+
+class GuardrailsMiddleware:
+    Options = GuardrailsOptions
+
+    def __init__(self, options: GuardrailsOptions | None = None) -> None:
+        o = options or GuardrailsOptions()
+        for name in ("webhook_timeout_ms", "max_text_chars", "regex_timeout_ms"):
+            if getattr(o, name) <= 0:
+                raise ValueError(f"{name}: must be positive")
+        self.options = o
+        self.env = CheckEnv(
+            Limits(
+                max_text_chars=o.max_text_chars,
+                regex_timeout_ms=o.regex_timeout_ms,
+                webhook_timeout_ms=o.webhook_timeout_ms,
+                webhook_fail_closed=o.webhook_fail_closed,
+            )
+        )
+        self.registry = Registry(self.env, o.checks)
+        self.guardrails: dict[str, Guardrail] = {}
+        for gid, raw in o.guardrails.items():
+            try:
+                self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
+            except SettingsError:
+                raise
+            except ValueError as exc:
+                raise ValueError(str(exc)) from None
+        self.gateway: Gateway | None = None
+        self.log = structlog.get_logger("gateway.guardrails")
+        self._plans: dict[int, tuple[ConfigNode, Plan | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def startup(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.env.session = gateway.session
+        configs = dict(gateway.configs)
+        if gateway.default_config is not None:
+            configs["(default_config)"] = gateway.default_config
+        for cid, node in configs.items():  # settings configs: fail at start-up, not per request
+            try:
+                self._config_plan(node, trusted=True)
+            except GatewayError as exc:
+                raise SettingsError(f"configs.{cid}: {exc.message}") from None
+
+    async def shutdown(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.env.session = None
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)  # a reference, or the loop may drop the task mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+    # ---------------------------------------------------------------- plan
+
+    def _plan(self, ctx: RequestContext) -> Plan | None:
+        cfg = ctx.config
+        h_in = ctx.headers.get(INPUT_HEADER)
+        h_out = ctx.headers.get(OUTPUT_HEADER)
+        if cfg is None and h_in is None and h_out is None:
+            return None
+        plan = None
+        if cfg is not None:
+            if ctx.config_inline:
+                plan = self._build_plan(cfg, trusted=False)
+            else:
+                plan = self._config_plan(cfg, trusted=True)
+        if h_in is None and h_out is None:
+            return plan
+        extra_in = self._header_list(h_in, INPUT_HEADER)
+        extra_out = self._header_list(h_out, OUTPUT_HEADER)
+        base_in, base_out = (plan.input, plan.output) if plan else ([], [])
+        merged = Plan(base_in + extra_in, base_out + extra_out)
+        return merged if merged.input or merged.output else None
+
+    def _config_plan(self, cfg: ConfigNode, trusted: bool) -> Plan | None:
+        cached = self._plans.get(id(cfg))
+        if cached is not None and cached[0] is cfg:
+            return cached[1]
+        plan = self._build_plan(cfg, trusted)
+        self._plans[id(cfg)] = (cfg, plan)
+        return plan
+
+    def _build_plan(self, cfg: ConfigNode, trusted: bool) -> Plan | None:
+        lists = (
+            ("input_guardrails", cfg.input_guardrails, True),
+            ("before_request_hooks", cfg.before_request_hooks, True),
+            ("output_guardrails", cfg.output_guardrails, False),
+            ("after_request_hooks", cfg.after_request_hooks, False),
+        )
+        if all(entries is None for _, entries, _ in lists):
+            return None
+        plan = Plan([], [])
+        for name, entries, is_input in lists:
+            if entries:
+                target = plan.input if is_input else plan.output
+                target += self._entries(entries, name, trusted, "x-portkey-config")
+        return plan if plan.input or plan.output else None
+
+    def _header_list(self, raw: str | None, header: str) -> list[Guardrail]:
+        if raw is None or not raw.strip():
+            return []
+        raw = raw.strip()
+        if raw.startswith("["):
+            try:
+                entries = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                raise InvalidRequest(
+                    f"{header}: not valid JSON", param=header, code="invalid_guardrail"
+                ) from None
+        else:
+            entries = [x.strip() for x in raw.split(",") if x.strip()]
+        return self._entries(entries, header, False, header)
+
+    def _entries(self, entries: Any, where: str, trusted: bool, param: str) -> list[Guardrail]:
+        if not isinstance(entries, list):
+            raise InvalidRequest(f"{where}: must be a list", param=param, code="invalid_guardrail")
+        out: list[Guardrail] = []
+        for i, entry in enumerate(entries):
+            at = f"{where}[{i}]"
+            if isinstance(entry, str):
+                g = self.guardrails.get(entry)
+                if g is None:
+                    raise InvalidRequest(
+                        f"{at}: no guardrail with id {entry!r} on this gateway",
+                        param=param,
+                        code="unknown_guardrail",
+                    )
+                out.append(g)
+                continue
+            try:
+                g = self.registry.build(entry, at, trusted)
+            except (ValueError, SettingsError) as exc:
+                raise InvalidRequest(
+                    f"invalid guardrail: {exc}", param=param, code="invalid_guardrail"
+                ) from None
+            if not trusted:
+                self._check_hosts(g, at, param)
+            out.append(g)
+        return out
+
+    def _check_hosts(self, g: Guardrail, at: str, param: str) -> None:
+        """A client's guardrail may only call hosts the egress policy allows."""
+        policy = self.gateway.host_policy if self.gateway is not None else None
+        for c in g.checks:
+            for url in c.impl.urls():
+                if policy is None:
+                    continue
+                try:
+                    policy.check(url)
+                except GatewayError as exc:
+                    exc.param = param
+                    exc.message = f"{at}: {c.id}: {exc.message}"
+                    raise
+
+    # ---------------------------------------------------------------- request path
+
+    async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
+        plan = self._plan(ctx)
+        if plan is None:
+            return await call_next(ctx)
+        before = await self._input(ctx, plan.input) if plan.input else []
+        reply = await call_next(ctx)
+        sync = [g for g in plan.output if not g.is_async]
+        detached = [g for g in plan.output if g.is_async]
+        if isinstance(reply, StreamReply):
+            if any(not r["verdict"] for r in before):
+                reply.status = HOOKS_SOFT_FAIL_STATUS
+            if not plan.output and not before:
+                return reply
+            guard = StreamGuard(
+                ctx,
+                lambda doc: self._cx("afterRequestHook", ctx, doc),
+                sync,
+                detached,
+                before,
+                self._report,
+                self._spawn,
+            )
+            return guard.wrap(reply)
+        assert isinstance(reply, CompletionReply)
+        return await self._output(ctx, reply, sync, detached, before)
+
+    def _messages(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        msgs = ctx.body.as_dict().get("messages")
+        return list(msgs) if isinstance(msgs, list) else []
+
+    def _cx(self, event: Event, ctx: RequestContext, doc: Any) -> CheckContext:
+        req = None if event == "beforeRequestHook" else RequestDocument(self._messages(ctx))
+        return CheckContext(event, ctx, doc, self.env, req)
+
+    async def _input(self, ctx: RequestContext, guardrails: list[Guardrail]) -> list[Any]:
+        detached = [g for g in guardrails if g.is_async]
+        if detached:
+            doc = RequestDocument(self._messages(ctx))
+            self._spawn(self._detached(detached, self._cx("beforeRequestHook", ctx, doc), "input"))
+        sync = [g for g in guardrails if not g.is_async]
+        if not sync:
+            return []
+        doc = RequestDocument(self._messages(ctx))
+        results = await run_all(sync, self._cx("beforeRequestHook", ctx, doc))
+        self._report(ctx, "input", results)
+        if any(r["deny"] for r in results):
+            raise GuardrailDenied(results, [])
+        if doc.changed:
+            try:
+                ctx.body.set(messages=doc.messages)
+            except msgspec.ValidationError as exc:
+                raise InvalidRequest(
+                    f"a guardrail rewrote the messages into an invalid request: {exc}",
+                    param="messages",
+                    code="invalid_guardrail_rewrite",
+                ) from None
+        return results
+
+    async def _output(
+        self,
+        ctx: RequestContext,
+        reply: CompletionReply,
+        sync: list[Guardrail],
+        detached: list[Guardrail],
+        before: list[Any],
+    ) -> Reply:
+        if detached:
+            doc = ResponseDocument(msgspec.json.decode(reply.completion.raw))
+            self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
+        if not sync and not before:
+            return reply
+        body = msgspec.json.decode(reply.completion.raw)
+        if not isinstance(body, dict):
+            return reply
+        after: list[Any] = []
+        if sync:
+            after = await run_all(sync, self._cx("afterRequestHook", ctx, ResponseDocument(body)))
+            self._report(ctx, "output", after)
+            if any(r["deny"] for r in after):
+                raise GuardrailDenied(before, after)
+        body["hook_results"] = hook_results(before, after)
+        reply.completion = Completion(raw=encoder.encode(body))
+        if any(not r["verdict"] for r in before + after):
+            reply.status = HOOKS_SOFT_FAIL_STATUS
+        return reply
+
+    async def _detached(self, guardrails: list[Guardrail], cx: CheckContext, phase: str) -> None:
+        try:
+            results = await run_all(guardrails, cx)
+        except Exception:
+            self.log.exception("async guardrails failed", request_id=cx.ctx.request_id)
+            return
+        self._report(cx.ctx, phase, results)
+
+    def _report(self, ctx: RequestContext, phase: str, results: list[Any]) -> None:
+        self.log.info(
+            "guardrails",
+            request_id=ctx.request_id,
+            trace_id=ctx.trace_id,
+            phase=phase,
+            verdict=all(r["verdict"] for r in results),
+            denied=any(r["deny"] for r in results),
+            results=summary(results),
+        )

@@ -1,0 +1,1 @@
+"""Built-in guardrail checks, one module per family."""
