@@ -22,6 +22,7 @@ from aiohttp import web
 
 from proxy import __version__
 from proxy.logsetup import configure_logging
+from proxy.observability import multiproc
 from proxy.pipeline import SettingsError
 from proxy.settings import Settings, load_settings
 
@@ -85,6 +86,8 @@ def supervise(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if settings.observability.metrics:
+        multiproc.prepare()  # before forking: the workers share one metrics directory
     for slot in range(n):
         start(slot)
     last_restart = 0.0
@@ -94,6 +97,7 @@ def supervise(settings: Settings) -> int:
             if p.is_alive():
                 continue
             del procs[slot]
+            multiproc.worker_exited(p.pid)
             if not stopping:
                 # a crashed worker is replaced, at most once a second
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - last_restart)))

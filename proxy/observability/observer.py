@@ -137,10 +137,8 @@ class Observability:
             m.genai_tokens.labels(provider, model, "output").observe(usage.completion_tokens)
         if ctx.cost:
             m.cost.labels(provider, model).inc(ctx.cost)
-        if ctx.attempts > 1:
-            m.retries.labels(provider).inc(ctx.attempts - 1)
-        if len(ctx.targets_tried) > 1:
-            m.fallbacks.labels(provider).inc()
+        if ctx.targets_tried:
+            self._routing(m, ctx, provider)
         state = ctx.state
         if state:
             for name, verdict in verdicts(state.get("guardrail_verdicts")):
@@ -149,6 +147,23 @@ class Observability:
             if isinstance(breakers, Mapping):
                 for target, value in breakers.items():
                     m.set_breaker(str(target), str(value))
+
+    @staticmethod
+    def _routing(m: Metrics, ctx: RequestContext, provider: str) -> None:
+        """Retries and fallbacks from the router's trail (``config.targets[1]`` per attempt,
+        ``config.targets[0]:circuit-open`` for a target its breaker skipped)."""
+        tried: set[str] = set()
+        for entry in ctx.targets_tried:
+            index, _, note = entry.partition(":")
+            if note == "circuit-open":
+                m.set_breaker(index, "open")
+            elif not note:
+                tried.add(index)
+                m.set_breaker(index, "closed")  # it was let through
+        if len(tried) > 1:
+            m.fallbacks.labels(provider).inc(len(tried) - 1)
+        if ctx.attempts > len(tried) > 0:
+            m.retries.labels(provider).inc(ctx.attempts - len(tried))
 
     def audit_record(
         self, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
