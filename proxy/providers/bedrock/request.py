@@ -281,7 +281,7 @@ def response_format(req: ChatRequest) -> tuple[bool, nv.OutputConfig | UnsetType
                     name=spec.name,
                     description=spec.description,
                 )
-            )
+            ),
         )
     elif isinstance(fmt, JSONObjectFormat | JSONSchemaFormat):
         json_tool = True  # no schema to give Converse: a forced tool with an open object
