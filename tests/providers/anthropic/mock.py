@@ -10,10 +10,11 @@ SDK 2.x sends and which rejects temperature/top_p/top_k with a 400).
 
 What it answers (the reply depends on the request, like the real model's would):
 
-- the last user turn holds ``tool_result`` blocks -> text quoting the results
+- ``output_config.format`` -> JSON text built from the schema (constrained decoding)
+- the last user turn holds ``tool_result`` blocks and no tool use is forced -> text
+  quoting the results
 - tools offered and ``tool_choice`` is not ``none`` -> a ``tool_use`` of the named tool
   (or the first); model names containing ``parallel`` get two calls after a short text
-- ``output_config.format`` -> JSON text built from the schema
 - otherwise -> ``echo: <last user text>`` plus ``[N image(s)]`` when images were sent
 
 Model names pick failures: ``error-<status>`` (native error body; 429 with retry-after;
@@ -135,7 +136,10 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     choice = body.get("tool_choice") or {"type": "auto"}
     content: list[dict[str, Any]]
     stop = "end_turn"
-    if results:
+    forced = bool(tools) and choice["type"] in ("any", "tool")
+    if (body.get("output_config") or {}).get("format"):  # constrained decoding wins
+        content = [text_block(json.dumps(sample(body["output_config"]["format"]["schema"], 0)))]
+    elif results and not forced:
         content = [text_block("results: " + "; ".join(result_text(r) for r in results))]
     elif tools and choice["type"] != "none":
         tool = next((t for t in tools if t["name"] == choice.get("name")), tools[0])
@@ -151,8 +155,6 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
                 }
             )
         stop = "tool_use"
-    elif (body.get("output_config") or {}).get("format"):
-        content = [text_block(json.dumps(sample(body["output_config"]["format"]["schema"], 0)))]
     else:
         images = sum(1 for b in user_blocks(last) if b.get("type") == "image")
         text = "echo: " + last_user_text(messages)

@@ -536,3 +536,51 @@ def test_client_beta_header_is_forwarded_when_named(claude) -> None:
     )
     headers = {k.lower(): v for k, v in mock.requests[-1]["headers"].items()}
     assert headers["anthropic-beta"] == "some-beta-2026-01-01"
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "claude-3-5-haiku-20241022"])
+def test_issue_script_streamed_equals_not_streamed(claude, model) -> None:
+    """Issue 3's script: system + tools + tool result + image + json_schema, both ways."""
+    client, mock = claude
+    messages = [
+        {"role": "system", "content": "Answer with the weather as JSON."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Where is this, and what is the weather?"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
+        {"role": "user", "content": "Now give me the JSON."},
+    ]
+    args = {
+        "model": model,
+        "messages": messages,
+        "tools": [WEATHER],
+        "tool_choice": "none",
+        "response_format": JSON_SCHEMA,
+    }
+    whole = client.chat.completions.create(**args)
+    content, calls, finish, usage = stream_parts(
+        client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True})
+    )
+    assert json.loads(whole.choices[0].message.content) == {"city": "Paris", "temp_c": 21}
+    assert json.loads(content) == json.loads(whole.choices[0].message.content)
+    assert (calls, finish) == ({}, whole.choices[0].finish_reason) == ({}, "stop")
+    assert usage.prompt_tokens == whole.usage.prompt_tokens
+    sent = mock.last["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert [b["type"] for b in sent[0]["content"]] == ["text", "image"]
+    assert [b["type"] for b in sent[2]["content"]] == ["tool_result", "text"]
