@@ -82,9 +82,7 @@ def build_body(req: ChatRequest, model: str) -> g.GenerateContentRequest:
 
 def check_unsupported(req: ChatRequest) -> None:
     if req.logprobs or isinstance(req.top_logprobs, int):
-        raise bad("logprobs are not supported by the google provider", "logprobs")
-    if req.logit_bias:
-        raise bad("logit_bias has no Gemini equivalent", "logit_bias")
+        raise bad("logprobs are not supported by Gemini", "logprobs")
 
 
 # ---------------------------------------------------------------- messages
@@ -159,7 +157,6 @@ def model_content(m: AssistantMessage, call_names: dict[str, str]) -> g.Content:
         parts.append(part)
     if isinstance(m.function_call, msgspec.Struct):  # legacy function_call
         fc = m.function_call
-        call_names.setdefault(fc.name, fc.name)
         parts.append(
             g.Part(function_call=g.FunctionCall(name=fc.name, args=call_args(fc.arguments)))
         )
