@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,25 +28,11 @@ from tests.servers import free_port
 pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parents[2]
-DB = 14
 REDIS_EPHEMERAL = ("--save", "", "--appendonly", "no", "--daemonize", "no")
 
 
 def _bind(port: int) -> list[str]:
     return ["--host", "127.0.0.1", "--port", str(port)]
-
-
-@pytest.fixture
-def redis_cache(redis_url: str) -> Iterator[dict[str, str]]:
-    """Options for a Redis-backed cache in a key prefix of its own, deleted afterwards."""
-    url = f"{redis_url}/{DB}"
-    prefix = f"test-cache:{uuid.uuid4().hex[:12]}:"
-    yield {"backend": "redis", "redis_url": url, "redis_prefix": prefix}
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
