@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from proxy.context import RequestContext
 from proxy.errors import GatewayError, InvalidRequest, UpstreamTimeout, UpstreamUnreachable
-from proxy.reply import Chunk, StreamReply, aclose
+from proxy.reply import Chunk, Reply, StreamReply, aclose
 from proxy.schema import ChatRequest
+
+if TYPE_CHECKING:
+    from proxy.pipeline import Next
+    from proxy.target import Target
 
 # relay codes of a connection that broke after the headers: a transport failure too
 _BROKEN = frozenset({"upstream_disconnected", "upstream_stream_broken"})
@@ -66,6 +70,31 @@ class BodySnapshot:
         ctx.body.request = self.request
         ctx.body.patch = dict(self.patch)
         ctx.model = self.model
+
+
+async def call_target(ctx: RequestContext, target: Target, call_next: Next) -> Reply:
+    """Call the chain's tail for ``ctx.target``; a stream comes back with its first chunk in.
+
+    The target's ``request_timeout`` bounds the wait for the answer (the relay) and for a
+    stream's first chunk (here); running out of it is a 408 ``timeout_error``.
+    """
+    deadline = None
+    if target.request_timeout:
+        deadline = asyncio.get_running_loop().time() + target.request_timeout / 1000.0
+    try:
+        reply = await call_next(ctx)
+        if isinstance(reply, StreamReply):
+            reply = await peek(reply, deadline)
+    except (UpstreamTimeout, RequestTimeout) as err:
+        if not target.request_timeout or isinstance(err, RequestTimeout):
+            raise
+        raise RequestTimeout(
+            f"request timed out: {target.provider} gave no answer within the "
+            f"request_timeout of {target.request_timeout} ms",
+            code="request_timeout",
+            provider=target.provider,
+        ) from None
+    return reply
 
 
 async def peek(reply: StreamReply, deadline: float | None) -> StreamReply:

@@ -24,14 +24,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from proxy.errors import GatewayError, InvalidRequest
-from proxy.reply import Reply, StreamReply
-from proxy.routing.attempt import (
-    BodySnapshot,
-    RequestTimeout,
-    apply_overrides,
-    is_transport,
-    peek,
-)
+from proxy.reply import Reply
+from proxy.routing.attempt import BodySnapshot, apply_overrides, call_target, is_transport
 from proxy.routing.breaker import BreakerPolicy, BreakerStore, MemoryBreakerStore
 from proxy.routing.conditions import matches
 from proxy.routing.config import CircuitBreakerConfig, ConfigNode, Retry
@@ -328,24 +322,12 @@ class RequestRun:
         ctx.attempts += 1
         ctx.targets_tried.append(index)
         t0 = time.perf_counter()
-        deadline = None
-        if target.request_timeout:
-            deadline = asyncio.get_running_loop().time() + target.request_timeout / 1000.0
         try:
             apply_overrides(ctx, target.override_params)
             if ctx.model.startswith("@"):  # override_params.model: "@slug/model"
                 ctx.model = split_model(ctx.model)[1]
-            reply = await self.call_next(ctx)
-            if isinstance(reply, StreamReply):
-                reply = await peek(reply, deadline)
+            reply = await call_target(ctx, target, self.call_next)
         except GatewayError as err:
-            if target.request_timeout and is_transport(err) and err.type == "timeout_error":
-                err = RequestTimeout(
-                    f"request timed out: {target.provider} gave no answer within the "
-                    f"request_timeout of {target.request_timeout} ms",
-                    code="request_timeout",
-                    provider=target.provider,
-                )
             log.info(
                 "upstream attempt failed",
                 request_id=ctx.request_id,
@@ -356,5 +338,5 @@ class RequestRun:
                 code=err.code,
                 ms=round((time.perf_counter() - t0) * 1000.0, 3),
             )
-            raise err from None
+            raise
         return reply
