@@ -54,10 +54,8 @@ def vertex(
 
 
 @pytest.fixture(params=["google", "vertex-ai"])
-def any_gemini(
-    request: pytest.FixtureRequest,
-    gemini: tuple[openai.OpenAI, MockGemini],
-    vertex: tuple[openai.OpenAI, MockGemini],
-) -> tuple[openai.OpenAI, MockGemini]:
-    """Both providers: every end-to-end row runs through each."""
-    return gemini if request.param == "google" else vertex
+def any_gemini(request: pytest.FixtureRequest) -> tuple[openai.OpenAI, MockGemini]:
+    """Both providers: every end-to-end row runs through each (one gateway per run)."""
+    name = "gemini" if request.param == "google" else "vertex"
+    client: tuple[openai.OpenAI, MockGemini] = request.getfixturevalue(name)
+    return client
