@@ -1,0 +1,127 @@
+"""Cost arithmetic against the price table, its overrides, and the stream usage estimator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proxy.observability.pricing import PriceTable, cost_usd, shipped
+from proxy.observability.settings import ObservabilitySettings, Price
+from proxy.observability.usage_estimate import StreamUsage, estimate_prompt_tokens
+from proxy.pipeline import SettingsError
+from proxy.reply import Chunk
+from proxy.schema import PromptTokensDetails, Usage, request_decoder
+from proxy.settings import parse_settings
+from tests.conftest import openai_client
+from tests.observability.helpers import access_lines
+from tests.observability.test_metrics import HELLO, chain
+
+
+def table(**kw: object) -> PriceTable:
+    return PriceTable.from_settings(ObservabilitySettings(**kw))  # type: ignore[arg-type]
+
+
+def test_shipped_table_names_its_sources_and_date() -> None:
+    f = shipped()
+    assert f.checked == "2026-11-23"
+    assert set(f.prices) <= set(f.sources)
+    for models in f.prices.values():
+        for p in models.values():
+            assert p.input > 0 and p.output >= p.input
+            assert p.cached_input is None or p.cached_input <= p.input
+
+
+def test_lookup_exact_dated_prefix_and_alias() -> None:
+    t = table()
+    assert t.lookup("openai", "gpt-4o") == Price(input=2.5, output=10.0, cached_input=1.25)
+    # a dated snapshot takes its family's price; the longest family wins
+    assert t.lookup("openai", "gpt-4o-mini-2024-07-18") == t.lookup("openai", "gpt-4o-mini")
+    assert t.lookup("openai", "gpt-4o-2024-08-06") == t.lookup("openai", "gpt-4o")
+    assert t.lookup("anthropic", "claude-sonnet-4-5-20250929").input == 3.0  # type: ignore[union-attr]
+    # Azure OpenAI deployments of OpenAI models cost what OpenAI lists
+    assert t.lookup("azure-openai", "gpt-4o") == t.lookup("openai", "gpt-4o")
+    assert t.lookup("openai", "gpt-4omni") is None  # a prefix only counts before a dash
+    assert t.lookup("groq", "gpt-4o") is None
+    assert t.lookup(None, "gpt-4o") is None
+
+
+def test_cost_arithmetic_with_cached_tokens() -> None:
+    p = Price(input=2.5, output=10.0, cached_input=1.25)
+    u = Usage(prompt_tokens=1_000_000, completion_tokens=500_000, total_tokens=1_500_000)
+    assert cost_usd(p, u) == pytest.approx(2.5 + 5.0)
+    u.prompt_tokens_details = PromptTokensDetails(cached_tokens=400_000)
+    assert cost_usd(p, u) == pytest.approx(600_000 * 2.5e-6 + 400_000 * 1.25e-6 + 5.0)
+    # no cached price listed: cached tokens cost the input price
+    assert cost_usd(Price(input=2.0, output=4.0), u) == pytest.approx(2.0 + 2.0)
+    assert cost_usd(p, Usage()) == 0.0
+
+
+def test_overrides_file_then_inline(tmp_path: Path) -> None:
+    f = tmp_path / "prices.json"
+    f.write_text(
+        json.dumps(
+            {
+                "prices": {
+                    "groq": {"llama-3.3-70b": {"input": 0.59, "output": 0.79}},
+                    "openai": {"gpt-4o": {"input": 1.0, "output": 2.0}},
+                },
+                "aliases": {"my-groq": "groq"},
+            }
+        )
+    )
+    t = table(
+        prices_file=str(f),
+        prices={"openai": {"gpt-4o": Price(input=3.0, output=4.0)}},
+    )
+    assert t.lookup("my-groq", "llama-3.3-70b") == Price(input=0.59, output=0.79)
+    assert t.lookup("openai", "gpt-4o") == Price(input=3.0, output=4.0)  # inline wins
+    assert t.lookup("openai", "gpt-4o-mini") == table().lookup("openai", "gpt-4o-mini")
+
+
+def test_bad_price_settings_fail_at_start_up(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="prices_file"):
+        table(prices_file=str(tmp_path / "missing.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"prices": {"openai": {"gpt-4o": {"input": "cheap"}}}}')
+    with pytest.raises(SettingsError, match="prices_file"):
+        table(prices_file=str(bad))
+    with pytest.raises(SettingsError, match=r"observability\.prices"):
+        parse_settings({"observability": {"prices": {"openai": {"x": {"inptu": 1}}}}}, {})
+
+
+def test_inline_price_reaches_the_log_line(make_gateway, mock_openai, logs) -> None:
+    _, upstream = mock_openai
+    prices = {"openai": {"house-model": {"input": 1000.0, "output": 2000.0}}}
+    gw = make_gateway({"middleware": chain(), "observability": {"prices": prices}})
+    openai_client(gw, upstream).chat.completions.create(model="house-model", messages=HELLO)
+    line = access_lines(logs())[-1]
+    assert line["cost_usd"] == pytest.approx((2 * 1000.0 + 3 * 2000.0) / 1e6)
+
+
+def test_estimator_counts_text_and_tool_arguments() -> None:
+    req = request_decoder.decode(
+        json.dumps(
+            {
+                "model": "m",
+                "messages": [
+                    {"role": "system", "content": "x" * 40},
+                    {"role": "user", "content": [{"type": "text", "text": "y" * 40}]},
+                ],
+            }
+        ).encode()
+    )
+    assert estimate_prompt_tokens(req) == 10 + 10 + 2 * 3 + 3
+    counter = StreamUsage(keep_text=True)
+    counter.feed(Chunk(b'{"choices":[{"index":0,"delta":{"content":"abcdefgh"}}]}'))
+    call = {"index": 0, "function": {"arguments": "1234"}}
+    counter.feed(Chunk(json.dumps({"choices": [{"delta": {"tool_calls": [call]}}]}).encode()))
+    counter.feed(Chunk(b"not json"))  # ignored, never raises
+    usage, estimated = counter.result(req)
+    assert estimated and usage.completion_tokens == 3 and usage.prompt_tokens == 29
+    assert counter.text == ["abcdefgh"]
+    counter.feed(
+        Chunk(b'{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}')
+    )
+    assert counter.result(req) == (Usage(7, 5, 12), False)
