@@ -139,6 +139,11 @@ class _Converter:
         fmt = s.get("format")
         if isinstance(fmt, str) and fmt in FORMATS.get(str(out.get("type")), set()):
             out["format"] = fmt
+        if "type" not in out and "anyOf" not in out:  # Gemini wants a type where one is implied
+            if "properties" in out:
+                out["type"] = "OBJECT"
+            elif "items" in out:
+                out["type"] = "ARRAY"
         if out.get("type") == "OBJECT" and not out.get("properties"):
             out.pop("properties", None)
         if nullable:

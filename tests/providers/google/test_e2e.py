@@ -343,10 +343,12 @@ def test_stream_errors(any_gemini: Client) -> None:
     ("status", "exc_type", "code"),
     [
         (400, openai.BadRequestError, "INVALID_ARGUMENT"),
+        (401, openai.AuthenticationError, "UNAUTHENTICATED"),
         (403, openai.PermissionDeniedError, "PERMISSION_DENIED"),
         (404, openai.NotFoundError, "NOT_FOUND"),
         (429, openai.RateLimitError, "RESOURCE_EXHAUSTED"),
         (500, openai.InternalServerError, "INTERNAL"),
+        (503, openai.InternalServerError, "UNAVAILABLE"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])

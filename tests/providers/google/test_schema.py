@@ -72,7 +72,11 @@ def test_nullable_forms_enum_const_and_unions() -> None:
     assert out["c"] == {"enum": ["x", "y"], "type": "STRING", "nullable": True}
     assert out["d"] == {"enum": ["fixed"], "type": "STRING"}
     assert out["e"] == {"anyOf": [{"type": "NUMBER"}, {"type": "STRING"}]}
-    assert out["f"] == {"properties": {"x": {"type": "INTEGER"}}, "required": ["x"]}
+    assert out["f"] == {
+        "type": "OBJECT",
+        "properties": {"x": {"type": "INTEGER"}},
+        "required": ["x"],
+    }
 
 
 def test_recursive_and_foreign_refs_are_400() -> None:
@@ -87,3 +91,11 @@ def test_recursive_and_foreign_refs_are_400() -> None:
     assert "recursive" in exc.value.message
     with pytest.raises(InvalidRequest):
         to_gemini_schema({"$ref": "https://example.com/s.json"}, "p")
+
+
+def test_implied_types_are_written() -> None:
+    schema = {"properties": {"tags": {"items": {"type": "string"}}}}
+    assert to_gemini_schema(schema, "p") == {
+        "type": "OBJECT",
+        "properties": {"tags": {"type": "ARRAY", "items": {"type": "STRING"}}},
+    }
