@@ -138,25 +138,3 @@ def test_nested_fallback_holds_a_loadbalancer(routed, upstream) -> None:
     config["targets"][0]["targets"] = [c.target(weight=0), c.target(weight=2)]
     raw = ask(client(routed, config))
     assert raw.headers["x-portkey-last-used-option-index"] == "config.targets[0].targets[1]"
-
-
-def test_timeout_header_without_config_is_408(routed, upstream) -> None:
-    slow = upstream(("slow", 5), ("stall", 5))
-    c = openai.OpenAI(
-        api_key="sk-test-provider-key-0001",
-        base_url=routed.url + "/v1",
-        max_retries=0,
-        default_headers={
-            "x-portkey-provider": "openai",
-            "x-portkey-custom-host": slow.server.url + "/v1",
-            "x-portkey-request-timeout": "200",
-        },
-    )
-    with pytest.raises(openai.APIStatusError) as info:
-        c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    assert (info.value.status_code, info.value.body["type"]) == (408, "timeout_error")
-    with pytest.raises(openai.APIStatusError) as info:  # a stream whose first chunk stalls
-        c.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "x"}], stream=True
-        )
-    assert info.value.status_code == 408
