@@ -193,7 +193,10 @@ class CacheMiddleware:
         sem: tuple[str, str] | None,
         vec: Vector | None,
     ) -> None:
-        await self.store.set(key, encode_entry(ctx.provider, completion), max_age)
+        value = encode_entry(ctx.provider, completion)
+        if len(value) > self.options.max_entry_bytes:
+            return
+        await self.store.set(key, value, max_age)
         if sem is None or self.index is None or self.embedder is None:
             return
         if vec is None:
