@@ -88,7 +88,8 @@ PATTERNS: dict[str, Pattern] = {
 
 def detector_for(categories: list[Category]) -> Detector:
     names: list[str] = []
-    for c in ALL:  # fixed priority order: a card number is a card before it is a phone
+    # priority on equal spans: a card number is a card, an IP an IP, before either is a phone
+    for c in ("email", "credit_card", "iban", "ssn", "ip_address", "phone"):
         if c in categories:
             names.append(c)
             if c == "ip_address":
