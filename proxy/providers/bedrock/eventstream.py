@@ -40,7 +40,7 @@ class Frame:
 class EventStreamDecoder:
     """``feed(bytes) -> list[Frame]`` over any byte split; ``flush()`` checks nothing is left."""
 
-    __slots__ = ("_buf", "_errors", "_pending")
+    __slots__ = ("_broken", "_buf", "_errors", "_pending")
 
     def __init__(self) -> None:
         from botocore.eventstream import (  # type: ignore[import-untyped]
@@ -51,8 +51,11 @@ class EventStreamDecoder:
         self._buf = EventStreamBuffer()
         self._errors: type[Exception] = ParserError
         self._pending = 0  # bytes fed but not yet part of a whole frame
+        self._broken: UpstreamError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
+        if self._broken is not None:
+            raise self._broken
         self._buf.add_data(data)
         self._pending += len(data)
         frames: list[Frame] = []
@@ -61,15 +64,20 @@ class EventStreamDecoder:
                 self._pending -= m.prelude.total_length
                 frames.append(Frame(dict(m.headers), bytes(m.payload)))
         except self._errors as exc:
-            raise UpstreamError(
+            self._broken = UpstreamError(
                 f"bedrock sent a malformed eventstream frame ({type(exc).__name__})",
                 status=502,
                 code="upstream_bad_frame",
                 provider="bedrock",
-            ) from None
+            )
+            if not frames:
+                raise self._broken from None
+            # the frames before the bad one are sound: hand them on, fail on the next call
         return frames
 
     def flush(self) -> list[Frame]:
+        if self._broken is not None:
+            raise self._broken
         if self._pending:
             raise UpstreamError(
                 "bedrock stream ended in the middle of an eventstream frame",

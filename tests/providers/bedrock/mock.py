@@ -15,11 +15,13 @@ The request is validated as Converse does (only known top-level keys, a conversa
 starts with a user turn and alternates, no empty text, tool blocks only with a toolConfig,
 each toolResult answering a toolUse of the previous turn). What it answers:
 
-- the last user turn holds toolResult blocks -> text quoting the results
-- ``outputConfig.textFormat`` -> JSON text built from the schema
-- a toolConfig with a toolChoice -> a toolUse of the chosen tool (``any``: the first);
-  model names containing ``parallel`` get two calls after a short text
-- otherwise -> ``echo: <last user text>`` plus ``[N image(s)]`` when images were sent
+- the reply: ``results: <quoted toolResults>`` when the last user turn holds them, else
+  ``echo: <last user text>`` plus ``[N image(s)]`` when images were sent
+- ``outputConfig.textFormat`` -> JSON text built from the schema (strings hold the reply)
+- a toolConfig with a toolChoice and no results to read -> a toolUse of the chosen tool
+  (``any``: the first; an open schema gets ``{"echo": reply}``); model names containing
+  ``parallel`` get two calls after a short text
+- otherwise -> the reply as text
 
 Model names pick failures: ``error-<status>`` (native error), ``garbage`` (HTML 500),
 ``midstream-error`` (a throttlingException frame after two deltas), ``truncated`` (the
@@ -319,18 +321,18 @@ def validate(body: dict[str, Any]) -> None:
             raise Invalid("The text field in the SystemContentBlock object is blank.")
 
 
-def value_for(schema: dict[str, Any], name: str = "") -> Any:
+def value_for(schema: dict[str, Any], filler: str, name: str = "") -> Any:
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: value_for(v, k) for k, v in props.items()}
+        return {k: value_for(v, filler, k) for k, v in props.items()}
     if kind == "array":
-        return [value_for(schema.get("items", {}))]
+        return [value_for(schema.get("items", {}), filler)]
     if kind in ("number", "integer"):
         return 21
     if kind == "boolean":
         return True
-    return "Paris" if name == "city" else "mock"
+    return "Paris" if name == "city" else filler
 
 
 def answer(body: dict[str, Any], model: str) -> tuple[list[dict[str, Any]], str]:
@@ -342,34 +344,32 @@ def answer(body: dict[str, Any], model: str) -> tuple[list[dict[str, Any]], str]
         for r in results:
             for c in r["content"]:
                 quoted.append(c["text"] if "text" in c else json.dumps(c["json"], sort_keys=True))
-        return [{"text": "results: " + "; ".join(quoted)}], stop
+        reply = "results: " + "; ".join(quoted)
+    else:
+        images = sum(1 for b in last if "image" in b)
+        reply = "echo: " + _user_text(last) + (f" [{images} image(s)]" if images else "")
     fmt = (body.get("outputConfig") or {}).get("textFormat")
     if fmt:
         schema = json.loads(fmt["structure"]["jsonSchema"]["schema"])
-        return [{"text": json.dumps(value_for(schema))}], stop
+        return [{"text": json.dumps(value_for(schema, reply))}], stop
     tool_config = body.get("toolConfig") or {}
     choice = tool_config.get("toolChoice")
-    if choice:
+    if choice and not results:
         specs = [t["toolSpec"] for t in tool_config["tools"]]
         name = choice["tool"]["name"] if "tool" in choice else specs[0]["name"]
         spec = next(s for s in specs if s["name"] == name)
         calls = 2 if "parallel" in model else 1
         blocks: list[dict[str, Any]] = [{"text": "Let me check."}] if calls > 1 else []
         for k in range(calls):
-            tool_input = value_for(spec["inputSchema"]["json"])
+            schema = spec["inputSchema"]["json"]
+            tool_input = value_for(schema, reply) if "properties" in schema else {"echo": reply}
             if "city" in tool_input:
                 tool_input["city"] = CITIES[k]
-            if spec["inputSchema"]["json"].get("properties") is None:
-                tool_input = {"echo": _user_text(last)}
             blocks.append(
                 {"toolUse": {"toolUseId": f"tooluse_mock{k}", "name": name, "input": tool_input}}
             )
         return blocks, "tool_use"
-    images = sum(1 for b in last if "image" in b)
-    text = "echo: " + _user_text(last)
-    if images:
-        text += f" [{images} image(s)]"
-    return [{"text": text}], stop
+    return [{"text": reply}], stop
 
 
 def _user_text(content: list[dict[str, Any]]) -> str:

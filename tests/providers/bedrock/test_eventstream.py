@@ -77,3 +77,14 @@ def test_registered_framing() -> None:
     (f,) = dec.feed(frames.event("messageStop", {"stopReason": "end_turn"}))
     assert f.event_type == "messageStop"
     assert dec.flush() == []
+
+
+def test_frames_before_a_bad_one_are_delivered() -> None:
+    good = frames.event("messageStart", {"role": "assistant"})
+    bad = bytearray(frames.event("messageStop", {"stopReason": "end_turn"}))
+    bad[-1] ^= 0x01
+    dec = EventStreamDecoder()
+    (f,) = dec.feed(good + bytes(bad))
+    assert f.event_type == "messageStart"
+    with pytest.raises(GatewayError):
+        dec.flush()
