@@ -214,3 +214,11 @@ def test_without_gateway_keys_the_provider_key_scopes(gw, mock_openai) -> None:
     assert ask(other, "q")[1] == "MISS"
     assert ask(mine, "q")[1] == "HIT"
     assert mock.calls == 2
+
+
+def test_default_chain_has_the_cache(make_gateway, mock_openai) -> None:
+    mock, upstream = mock_openai
+    client = openai_client(make_gateway(), upstream, x_portkey_config=cache_config(upstream))
+    assert [ask(client, "defaults")[1] for _ in range(2)] == ["MISS", "HIT"]
+    assert ask(openai_client(make_gateway(), upstream), "defaults")[1] == "DISABLED"
+    assert mock.calls == 2

@@ -144,3 +144,26 @@ def test_bad_threshold_fails_at_start(make_gateway) -> None:
         make_gateway({"middleware": chain({"semantic_threshold": 1.5})})
     with pytest.raises(SettingsError, match="backend"):
         make_gateway({"middleware": chain({"backend": "disk"})})
+
+
+def test_embeddings_through_a_settings_slug(make_gateway, mock_openai, vectors) -> None:
+    chat, upstream = mock_openai
+    emb, emb_upstream = vectors
+    settings = {
+        "providers": {
+            "embedder": {
+                "provider": "openai",
+                "api_key": SECRETS[2],
+                "custom_host": emb_upstream.url + "/v1",
+            }
+        },
+        "middleware": chain({"embedding_slug": "embedder", "embedding_model": "e-small"}),
+    }
+    client = openai_client(
+        make_gateway(settings), upstream, x_portkey_config=cache_config(upstream, "semantic")
+    )
+    assert ask(client, Q_FRANCE)[1] == "SEMANTIC MISS"
+    assert ask(client, Q_FRANCE_AGAIN)[1] == "SEMANTIC HIT"
+    assert chat.calls == 1
+    assert emb.requests[-1]["headers"]["Authorization"] == f"Bearer {SECRETS[2]}"
+    assert emb.requests[-1]["json"]["model"] == "e-small"
