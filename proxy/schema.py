@@ -6,6 +6,8 @@ upstream receives it as sent (see ``proxy.context.RequestBody``). Native adapter
 (Anthropic, Gemini, Bedrock) translate from the typed view.
 
 Optional parameters default to ``UNSET`` so "absent" and "null" stay distinguishable.
+Response Structs encode their defaults (``object``, ``role``, ``finish_reason: null``, zero
+token counts: clients rely on them) and leave out only what is ``UNSET``.
 """
 
 from __future__ import annotations
@@ -72,12 +74,12 @@ class Tool(Struct, omit_defaults=True):
     type: Literal["function"] = "function"
 
 
-class FunctionCall(Struct, omit_defaults=True):
+class FunctionCall(Struct):
     name: str
     arguments: str
 
 
-class ToolCall(Struct, omit_defaults=True):
+class ToolCall(Struct):
     id: str
     function: FunctionCall
     type: Literal["function"] = "function"
@@ -193,6 +195,7 @@ class ChatRequest(Struct, omit_defaults=True):
     seed: int | UnsetType | None = UNSET
     tools: list[Tool] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
+    top_k: int | UnsetType | None = UNSET  # not OpenAI's, but common among compatible APIs
     parallel_tool_calls: bool | UnsetType = UNSET
     response_format: ResponseFormat | UnsetType = UNSET
     reasoning_effort: str | UnsetType | None = UNSET
@@ -216,7 +219,7 @@ class CompletionTokensDetails(Struct, omit_defaults=True):
     rejected_prediction_tokens: int | UnsetType = UNSET
 
 
-class Usage(Struct, omit_defaults=True):
+class Usage(Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -224,21 +227,21 @@ class Usage(Struct, omit_defaults=True):
     completion_tokens_details: CompletionTokensDetails | UnsetType | None = UNSET
 
 
-class ResponseMessage(Struct, omit_defaults=True):
+class ResponseMessage(Struct):
     role: str = "assistant"
     content: str | None = None
     tool_calls: list[ToolCall] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
 
 
-class Choice(Struct, omit_defaults=True):
+class Choice(Struct):
     index: int
     message: ResponseMessage
     finish_reason: str | None = None
     logprobs: Any | UnsetType = UNSET
 
 
-class ChatCompletion(Struct, omit_defaults=True):
+class ChatCompletion(Struct):
     id: str
     created: int
     model: str
@@ -268,14 +271,14 @@ class Delta(Struct, omit_defaults=True):
     refusal: str | UnsetType | None = UNSET
 
 
-class ChunkChoice(Struct, omit_defaults=True):
+class ChunkChoice(Struct):
     index: int
     delta: Delta
     finish_reason: str | None = None
     logprobs: Any | UnsetType = UNSET
 
 
-class ChatCompletionChunk(Struct, omit_defaults=True):
+class ChatCompletionChunk(Struct):
     id: str
     created: int
     model: str

@@ -83,20 +83,11 @@ def build_body(body: RequestBody, model: str) -> MessagesRequest:
         out.temperature = req.temperature
     if isinstance(req.top_p, float | int):
         out.top_p = req.top_p
-    top_k = _top_k(body)
-    if top_k is not None:
-        out.top_k = top_k
+    if isinstance(req.top_k, int):
+        out.top_k = req.top_k
     if isinstance(req.user, str) and req.user:
         out.metadata = Metadata(user_id=req.user)
     return out
-
-
-def _top_k(body: RequestBody) -> int | None:
-    """``top_k`` is not an OpenAI field; clients send it as an extra body field."""
-    if b'"top_k"' not in body.raw and "top_k" not in body.patch:
-        return None  # skip re-reading the body in the usual case
-    value = body.as_dict().get("top_k")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _refuse_unsupported(req: ChatRequest) -> None:

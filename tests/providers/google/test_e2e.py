@@ -117,8 +117,7 @@ def test_parallel_tool_calls_then_results_with_real_names(any_gemini: Client) ->
             ]
         }
     ]
-    # role set by hand: the core drops it from answers (see the xfail at the end)
-    messages.append({**choice.message.model_dump(exclude_none=True), "role": "assistant"})
+    messages.append(choice.message.model_dump(exclude_none=True))
     messages += [
         {"role": "tool", "tool_call_id": calls[0].id, "content": '{"temp_c": 18}'},
         {"role": "tool", "tool_call_id": calls[1].id, "content": "rainy"},
@@ -440,11 +439,6 @@ def test_vertex_from_settings_slug(
     assert mock.last["headers"]["Authorization"] == f"Bearer {SECRETS[2]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: proxy/schema.py encodes ChatCompletion/ResponseMessage with omit_defaults, "
-    "so 'object' and 'role' (default values) never reach the client",
-)
 def test_completion_carries_object_and_role(gemini: Client) -> None:
     client, _ = gemini
     r = client.chat.completions.create(model="gemini-2.5-flash", messages=[user("x")])
