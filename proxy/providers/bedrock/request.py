@@ -89,19 +89,16 @@ def build_converse(req: ChatRequest) -> nv.ConverseRequest:
 
 
 def check_unsupported(req: ChatRequest) -> None:
+    """400 for what would change the answer's shape; sampling-only hints (seed, penalties,
+    logit_bias) are dropped, as for the other native providers (see the docs page)."""
+
     def reject(param: str, why: str) -> None:
         raise InvalidRequest(f"bedrock: {why}", param=param, code="unsupported_parameter")
 
     if isinstance(req.n, int) and req.n > 1:
         reject("n", "Converse returns one choice per request; n must be 1")
-    for name in ("presence_penalty", "frequency_penalty"):
-        value = getattr(req, name)
-        if isinstance(value, int | float) and value != 0:
-            reject(name, f"{name} is not a Converse inference parameter")
     if req.logprobs is True or isinstance(req.top_logprobs, int):
         reject("logprobs", "Converse does not return log probabilities")
-    if isinstance(req.logit_bias, dict) and req.logit_bias:
-        reject("logit_bias", "Converse has no logit_bias")
 
 
 def inference_config(req: ChatRequest) -> nv.InferenceConfig | UnsetType:

@@ -293,10 +293,7 @@ def test_reasoning_effort() -> None:
     ("extra", "param"),
     [
         ({"n": 2}, "n"),
-        ({"presence_penalty": 0.5}, "presence_penalty"),
-        ({"frequency_penalty": -1}, "frequency_penalty"),
         ({"logprobs": True}, "logprobs"),
-        ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"tools": [{"type": "function", "function": {"name": "_json_response"}}]}, "tools"),
     ],
 )
@@ -304,13 +301,16 @@ def test_unsupported_parameters_are_400(extra, param) -> None:
     rejects({"messages": [{"role": "user", "content": "x"}], **extra}, param)
 
 
-def test_zero_penalties_and_n_1_pass() -> None:
+def test_sampling_hints_are_dropped_and_n_1_passes() -> None:
     body = native(
         {
             "messages": [{"role": "user", "content": "x"}],
             "n": 1,
-            "presence_penalty": 0,
-            "frequency_penalty": 0,
+            "presence_penalty": 0.5,
+            "frequency_penalty": -1,
+            "logit_bias": {"50256": -100},
+            "seed": 7,
+            "parallel_tool_calls": False,
         }
     )
     assert set(body) == {"messages"}
