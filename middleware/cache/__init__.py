@@ -20,10 +20,12 @@ from middleware.cache.key import EmbedWhat, canonical_body, exact_key, semantic_
 from middleware.cache.memory import MemoryStore, Store
 from middleware.cache.replay import decode_entry, encode_entry, hit_reply, tee
 from proxy.context import RequestContext
-from proxy.pipeline import Next
+from proxy.errors import GatewayError
+from proxy.pipeline import Next, SettingsError
 from proxy.reply import CompletionReply, Reply, StreamReply
 
 if TYPE_CHECKING:
+    from middleware.cache.redis_backend import RedisStore
     from middleware.cache.semantic import Embedder, Vector, VectorIndex
     from proxy.gateway import Gateway
 
@@ -95,21 +97,31 @@ class CacheMiddleware:
                 timeout=o.embedding_timeout,
             )
 
+        self._redis: RedisStore | None = None
+        if o.backend == "redis":
+            try:
+                from middleware.cache.redis_backend import RedisStore
+            except ImportError as exc:
+                raise ValueError(
+                    f"the redis backend needs redis-py ({exc}): pip install 'llm-gateway[redis]'"
+                ) from None
+            # no connection yet (redis-py connects on first use): a bad URL fails here
+            self.store = self._redis = RedisStore(o.redis_url, o.redis_prefix, o.redis_timeout)
+
     async def startup(self, gateway: Gateway) -> None:
         o = self.options
-        if o.backend == "redis":
-            from middleware.cache.redis_backend import RedisStore
+        if self.embedder is None:
+            return
+        from middleware.cache.semantic import MemoryIndex, RedisIndex
 
-            redis_store = RedisStore(o.redis_url, o.redis_prefix, o.redis_timeout)
-            self.store = redis_store
-        if self.embedder is not None:
-            from middleware.cache.semantic import MemoryIndex, RedisIndex
-
+        try:
             self.embedder.startup(gateway)
-            if o.backend == "redis":
-                self.index = RedisIndex(redis_store, o.max_vectors_per_bucket)
-            else:
-                self.index = MemoryIndex(o.max_vectors, o.max_vectors_per_bucket)
+        except GatewayError as exc:
+            raise SettingsError(f"cache options: {exc.message}") from None
+        if self._redis is not None:
+            self.index = RedisIndex(self._redis, o.max_vectors_per_bucket)
+        else:
+            self.index = MemoryIndex(o.max_vectors, o.max_vectors_per_bucket)
 
     async def shutdown(self) -> None:
         await self.store.close()

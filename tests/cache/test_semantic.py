@@ -167,3 +167,12 @@ def test_embeddings_through_a_settings_slug(make_gateway, mock_openai, vectors) 
     assert chat.calls == 1
     assert emb.requests[-1]["headers"]["Authorization"] == f"Bearer {SECRETS[2]}"
     assert emb.requests[-1]["json"]["model"] == "e-small"
+
+
+def test_option_errors_fail_at_start(make_gateway) -> None:
+    from proxy.pipeline import SettingsError
+
+    with pytest.raises(SettingsError, match=r"redis://"):
+        make_gateway({"middleware": chain({"backend": "redis", "redis_url": "http://x"})})
+    with pytest.raises(SettingsError, match="nowhere"):
+        make_gateway({"middleware": chain({"embedding_slug": "nowhere"})})
