@@ -70,7 +70,7 @@ class BreakerStore(Protocol):
 
 
 class _State:
-    __slots__ = ("failures", "opened_at", "probe_until", "total", "window_start")
+    __slots__ = ("expires", "failures", "opened_at", "probe_until", "total", "window_start")
 
     def __init__(self, now: float) -> None:
         self.failures = 0
@@ -78,20 +78,29 @@ class _State:
         self.window_start = now
         self.opened_at: float | None = None
         self.probe_until = 0.0
+        self.expires = now
 
 
 class MemoryBreakerStore:
-    """Breaker state in this process (one event loop: no locking needed)."""
+    """Breaker state in this process (one event loop: no locking needed).
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Idle breakers expire after three cool-downs, as in Redis, and the table is bounded:
+    inline configs come from clients, and each new one would otherwise add keys forever.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000) -> None:
         self.states: dict[str, _State] = {}
         self.now = clock
+        self.max_keys = max_keys
 
     async def check(self, key: str, policy: BreakerPolicy) -> Verdict:
         st = self.states.get(key)
         if st is None or st.opened_at is None:
             return "closed"
         now = self.now()
+        if now >= st.expires:
+            del self.states[key]
+            return "closed"
         cooldown = policy.cooldown_ms / 1000.0
         if now < st.opened_at + cooldown or now < st.probe_until:
             return "open"
@@ -102,8 +111,11 @@ class MemoryBreakerStore:
         now = self.now()
         cooldown = policy.cooldown_ms / 1000.0
         st = self.states.get(key)
-        if st is None:
+        if st is None or now >= st.expires:
             st = self.states[key] = _State(now)
+        st.expires = now + 3 * cooldown
+        if len(self.states) > self.max_keys:
+            self._evict(now)
         if st.opened_at is not None:
             if now >= st.opened_at + cooldown:  # the half-open probe's outcome
                 if failed:
@@ -117,6 +129,12 @@ class MemoryBreakerStore:
         st.failures += failed
         if policy.trips(st.failures, st.total):
             st.opened_at = now
+
+    def _evict(self, now: float) -> None:
+        for k in [k for k, st in self.states.items() if now >= st.expires]:
+            del self.states[k]
+        while len(self.states) > self.max_keys:  # still full: the oldest go first
+            del self.states[next(iter(self.states))]
 
     async def close(self) -> None:
         self.states.clear()

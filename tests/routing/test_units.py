@@ -125,3 +125,20 @@ def test_breaker_policy_failures() -> None:
     assert p.is_failure(408, True)
     p = BreakerPolicy.of(CircuitBreakerConfig(failure_threshold_percentage=25, minimum_requests=4))
     assert not p.trips(1, 3) and p.trips(1, 4) and not p.trips(0, 10)
+
+
+def test_memory_breaker_is_bounded_and_forgets_idle_keys() -> None:
+    now = [0.0]
+    store = MemoryBreakerStore(clock=lambda: now[0], max_keys=3)
+    policy = BreakerPolicy.of(CircuitBreakerConfig(failure_threshold=1, cooldown_interval=1000))
+
+    async def run() -> None:
+        for i in range(5):
+            await store.record(f"k{i}", policy, True)
+        assert list(store.states) == ["k2", "k3", "k4"]  # the oldest went first
+        assert await store.check("k4", policy) == "open"
+        now[0] += 3.0  # three idle cool-downs: forgotten
+        assert await store.check("k4", policy) == "closed"
+        assert "k4" not in store.states
+
+    asyncio.run(run())
