@@ -44,6 +44,8 @@ def endpoint_url(target: Target, model: str, stream: bool) -> str:
     aiohttp (yarl) re-quotes URLs, turning ``%3A`` back into ``:``; SigV4 signs the path
     byte for byte, so the URL is normalised the same way before it is signed.
     """
+    if model.strip(".") == "":
+        raise InvalidRequest("invalid Bedrock model id", param="model", code="invalid_model")
     if target.custom_host:
         base = target.custom_host.rstrip("/")
     else:

@@ -155,3 +155,10 @@ def test_region_cannot_change_the_host(region: str) -> None:
 def test_regional_hosts(region: str, host: str) -> None:
     up = build(Target(provider="bedrock", api_key=PROVIDER_KEY, aws_region=region))
     assert urlsplit(up.url).netloc == host
+
+
+@pytest.mark.parametrize("model", ["..", "."])
+def test_dot_segments_cannot_be_model_ids(model: str) -> None:
+    with pytest.raises(GatewayError) as err:
+        build(Target(provider="bedrock", api_key=PROVIDER_KEY), model=model)
+    assert err.value.status == 400 and err.value.param == "model"
