@@ -65,8 +65,8 @@ class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
     "middleware.auth:AuthMiddleware",
     "middleware.logging:LoggingMiddleware",
+    "middleware.observability:ObservabilityMiddleware",  # outside guardrails: sees denials
     "middleware.guardrails:GuardrailsMiddleware",
-    "middleware.observability:ObservabilityMiddleware",
     "middleware.cache:CacheMiddleware",
     "middleware.router:RouterMiddleware",
 )

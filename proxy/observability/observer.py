@@ -214,19 +214,32 @@ def verdicts(raw: Any) -> list[tuple[str, str]]:
     """Guardrail verdicts as the guardrails middleware records them in ``ctx.state``.
 
     Accepts ``[{"name"|"id"|"check": ..., "verdict"|"result"|"action": ...}, ...]``,
-    ``[(name, verdict), ...]`` or ``{name: verdict}``.
+    ``[(name, verdict), ...]`` or ``{name: verdict}``; a bool verdict reads pass / fail.
     """
     out: list[tuple[str, str]] = []
     if isinstance(raw, Mapping):
-        return [(str(k), str(v)) for k, v in raw.items()]
+        return [(str(k), _verdict(v)) for k, v in raw.items()]
     if not isinstance(raw, (list, tuple)):
         return out
     for item in raw:
         if isinstance(item, Mapping):
-            name = item.get("name") or item.get("id") or item.get("check")
-            verdict = item.get("verdict") or item.get("result") or item.get("action")
+            name = _first(item, ("name", "id", "check"))
+            verdict = _first(item, ("verdict", "result", "action"))
             if name is not None and verdict is not None:
-                out.append((str(name), str(verdict)))
+                out.append((str(name), _verdict(verdict)))
         elif isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((str(item[0]), str(item[1])))
+            out.append((str(item[0]), _verdict(item[1])))
     return out
+
+
+def _first(item: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    for k in keys:
+        if item.get(k) is not None:
+            return item[k]
+    return None
+
+
+def _verdict(v: Any) -> str:
+    if isinstance(v, bool):  # the guardrails runner's verdict: True passed
+        return "pass" if v else "fail"
+    return str(v)

@@ -24,7 +24,7 @@ class StampVerdicts:
     """A stand-in for the guardrails middleware: records verdicts where observability reads."""
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
-        ctx.state["guardrail_verdicts"] = [{"name": "no-pii", "verdict": "pass"}, ("len", "deny")]
+        ctx.state["guardrail_verdicts"] = [{"id": "no-pii", "verdict": True}, ("len", "deny")]
         return await call_next(ctx)
 
 
@@ -136,3 +136,29 @@ def test_model_label_cardinality_is_bounded() -> None:
         assert m.labels("openai", f"m{i}") == ("openai", f"m{i}")
     assert m.labels("openai", "one-too-many") == ("openai", mod.OTHER)
     assert m.labels("openai", "m0") == ("openai", "m0")
+
+
+def test_guardrail_denials_are_counted(make_gateway, mock_openai) -> None:
+    mock, upstream = mock_openai
+    short = {"checks": [{"id": "default.wordCount", "parameters": {"maxWords": 5}}], "deny": True}
+    guardrails = {"guardrails": {"short": short}}
+    gw = make_gateway(
+        {
+            "middleware": [
+                {"class": "middleware.logging:LoggingMiddleware"},
+                {"class": "middleware.observability:ObservabilityMiddleware"},
+                {"class": "middleware.guardrails:GuardrailsMiddleware", "options": guardrails},
+                {"class": "middleware.router:RouterMiddleware"},
+            ],
+            "configs": {"guarded": {"input_guardrails": ["short"]}},
+        }
+    )
+    client = openai_client(gw, upstream, x_portkey_config="guarded")
+    long = [{"role": "user", "content": "one two three four five six seven"}]
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model=MODEL, messages=long)
+    status = str(info.value.status_code)
+    assert mock.calls == 0
+    m = scrape(gw.url)
+    assert value(m, "gateway_requests_total", status=status) == 1
+    assert value(m, "gateway_in_flight_requests") == 0
