@@ -166,6 +166,14 @@ async def run(n: int, backend: str, redis_url: str) -> dict[str, Any]:
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
+        if backend == "redis":  # leave nothing behind in the shared Redis
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(redis_url)
+            keys = [k async for k in client.scan_iter(match=options["redis_prefix"] + "*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
     return out
 
 
