@@ -24,7 +24,8 @@ each toolResult answering a toolUse of the previous turn). What it answers:
 - otherwise -> the reply as text
 
 Model names pick failures: ``error-<status>`` (native error), ``garbage`` (HTML 500),
-``midstream-error`` (a throttlingException frame after two deltas), ``truncated`` (the
+``midstream-error`` (a throttlingException frame after two deltas), ``stream-throttled``
+(a 200 stream whose first frame is a throttlingException), ``truncated`` (the
 stream stops before messageStop), ``bad-crc`` (a frame with a wrong CRC); and answers:
 ``max-tokens``, ``guardrail`` (those stop reasons), ``cached`` (cache read tokens),
 ``split`` (stream bytes written 7 at a time).
@@ -209,6 +210,8 @@ class MockBedrock:
             }
         )
         await resp.prepare(request)
+        if model == "stream-throttled":  # a 200 whose first frame is the exception
+            return await _write(resp, [frames.exception("throttlingException", "Slow down")], model)
         out = [frames.event("messageStart", {"p": "abcdef", "role": "assistant"})]
         deltas = 0
         for i, block in enumerate(blocks):

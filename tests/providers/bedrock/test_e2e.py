@@ -460,3 +460,12 @@ def test_broken_streams_end_in_an_error(bedrock_client: BedrockClient, model: st
         "bad-crc": "malformed eventstream",
     }[model]
     assert expected in str(err.value)
+
+
+def test_exception_as_first_frame_keeps_its_status(bedrock_client: BedrockClient) -> None:
+    """Nothing was sent yet, so the client sees the exception's own status, not a 200."""
+    with pytest.raises(openai.RateLimitError) as err:
+        bedrock_client().chat.completions.create(
+            model="stream-throttled", messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    assert err.value.body["code"] == "throttlingException"  # type: ignore[index]
