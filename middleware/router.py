@@ -7,6 +7,7 @@ balancing, conditional routing, retries, timeouts, circuit breaker) in
     circuit_breaker: {store: memory | redis, redis_url: ..., key_prefix: ...}
     backoff: {base_ms: 250, max_backoff_ms: 8000, max_wait_ms: 60000}
     seed: 42          # fixed RNG seed for load balancing and jitter (tests, replays)
+    max_attempts: 20  # upstream calls one request may make, retries and fallbacks together
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class RouterOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     circuit_breaker: BreakerStoreOptions = msgspec.field(default_factory=BreakerStoreOptions)
     backoff: BackoffOptions = msgspec.field(default_factory=BackoffOptions)
     seed: int | None = None
+    max_attempts: int = 20  # upstream calls per request, retries and fallbacks together
 
 
 class RouterMiddleware:
@@ -69,7 +71,13 @@ class RouterMiddleware:
             store = RedisBreakerStore(cb.redis_url, cb.key_prefix)
         else:
             store = MemoryBreakerStore()
-        self.engine = Engine(gateway, store, self.options.backoff, random.Random(self.options.seed))
+        self.engine = Engine(
+            gateway,
+            store,
+            self.options.backoff,
+            random.Random(self.options.seed),
+            max(1, self.options.max_attempts),
+        )
 
     async def shutdown(self) -> None:
         if self.engine is not None:

@@ -211,8 +211,8 @@ def _check_breaker(cb: CircuitBreakerConfig, field: str) -> None:
     pct = cb.failure_threshold_percentage
     if pct is not None and not 0 < pct <= 100:
         raise config_error(f"{field}.failure_threshold_percentage: must be in (0, 100]")
-    if cb.cooldown_interval <= 0:
-        raise config_error(f"{field}.cooldown_interval: must be a positive number of ms")
+    if not 0 < cb.cooldown_interval <= 86_400_000:
+        raise config_error(f"{field}.cooldown_interval: must be between 1 ms and a day")
     if cb.minimum_requests < 1:
         raise config_error(f"{field}.minimum_requests: must be at least 1")
     _check_codes(cb.failure_status_codes, f"{field}.failure_status_codes")

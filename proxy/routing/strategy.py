@@ -53,8 +53,12 @@ class Engine:
         store: BreakerStore | None = None,
         backoff: BackoffOptions | None = None,
         rng: random.Random | None = None,
+        max_attempts: int = 20,
     ) -> None:
         self.gw = gw
+        # upstream calls one request may make in all (a client's inline config could list
+        # a hundred targets with five retries each: no amplifier for a single request)
+        self.max_attempts = max_attempts
         self.store: BreakerStore = store or MemoryBreakerStore()
         self.backoff = backoff or BackoffOptions()
         self.rng = rng or random.Random()
@@ -136,6 +140,7 @@ class RequestRun:
         self.snapshot = BodySnapshot(ctx)
         self.backoff = Backoff(engine.backoff, engine.rng)
         self.default_provider = ctx.headers.get("x-portkey-provider")
+        self.exhausted = False  # the request's attempt budget is spent
         self._base: str | None = None
         self._query_data: dict[str, Any] | None = None
 
@@ -184,7 +189,9 @@ class RequestRun:
             try:
                 return await self.guarded(*kid, policy, cb)
             except GatewayError as err:
-                if not (codes is None or err.status in codes or is_transport(err)):
+                if self.exhausted or not (
+                    codes is None or err.status in codes or is_transport(err)
+                ):
                     raise
                 last = err
         if last is None:  # every target's circuit is open: bypass the breakers
@@ -192,7 +199,9 @@ class RequestRun:
                 try:
                     return await self.guarded(*kid, None, cb)
                 except GatewayError as err:
-                    if not (codes is None or err.status in codes or is_transport(err)):
+                    if self.exhausted or not (
+                        codes is None or err.status in codes or is_transport(err)
+                    ):
                         raise
                     last = err
         assert last is not None
@@ -303,7 +312,7 @@ class RequestRun:
             try:
                 return await self.attempt(target, index)
             except GatewayError as err:
-                if retry >= plan.retries or not plan.retries_on(err.status):
+                if self.exhausted or retry >= plan.retries or not plan.retries_on(err.status):
                     raise
                 hint = retry_after(err.headers) if plan.honour_hint else None
                 wait = self.backoff.next_wait(retry, hint)
@@ -321,6 +330,7 @@ class RequestRun:
         ctx.provider = target.provider
         ctx.attempts += 1
         ctx.targets_tried.append(index)
+        self.exhausted = ctx.attempts >= self.engine.max_attempts
         t0 = time.perf_counter()
         try:
             apply_overrides(ctx, target.override_params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.routing.conftest import access_lines, ask, client
+from tests.routing.conftest import access_lines, ask, client, router_settings
 
 
 def test_retries_until_success_and_counts_them(routed, upstream, logs) -> None:
@@ -90,3 +90,16 @@ def test_connection_reset_is_retried(routed, upstream) -> None:
     up = upstream("reset", "ok")
     raw = ask(client(routed, {"retry": {"attempts": 2}, **up.target()}))
     assert raw.headers["x-portkey-retry-attempt-count"] == "1"
+
+
+def test_attempt_budget_bounds_one_request(make_gateway, upstream) -> None:
+    gw = make_gateway(router_settings(max_attempts=4))
+    a, b, c = upstream(503), upstream(503), upstream("ok")
+    config = {
+        "strategy": {"mode": "fallback"},
+        "retry": {"attempts": 2},
+        "targets": [a.target(), b.target(), c.target()],
+    }
+    with pytest.raises(openai.InternalServerError):
+        ask(client(gw, config))
+    assert (a.calls, b.calls, c.calls) == (3, 1, 0)  # four calls in all, then the last error
