@@ -11,14 +11,14 @@ answer; errors, truncated or cancelled streams never. See docs/caching.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 import structlog
 
 from middleware.cache.key import EmbedWhat, canonical_body, exact_key, semantic_key
 from middleware.cache.memory import MemoryStore, Store
-from middleware.cache.replay import decode_entry, encode_entry, hit_reply, tee
+from middleware.cache.replay import Entry, decode_entry, encode_entry, hit_reply, tee
 from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.pipeline import Next, SettingsError
@@ -52,7 +52,7 @@ class CacheOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_model: str = "text-embedding-3-small"
-    embedding_timeout: float = 5.0  # seconds
+    embedding_timeout: float = 2.0  # seconds; after a failure, 5 s without embeddings
     max_vectors: int = 100_000  # memory backend
     max_vectors_per_bucket: int = 10_000
 
@@ -144,6 +144,7 @@ class CacheMiddleware:
         key = exact_key(ctx, namespace, body)
         sem = semantic_key(ctx, namespace, body, self.options.embed) if semantic else None
         vec: Vector | None = None
+        embedded = False  # one embeddings call per request at most, hit or miss
         if h.get("x-portkey-cache-force-refresh", "").strip().lower() == "true":
             status = REFRESH
         else:
@@ -152,6 +153,7 @@ class CacheMiddleware:
             entry = decode_entry(raw) if raw is not None else None
             if entry is None and sem is not None:
                 entry, vec = await self._nearest(sem)
+                embedded = True
             if entry is not None:
                 _status(ctx, SEMANTIC_HIT if semantic else HIT)
                 ctx.provider = ctx.provider or entry.provider
@@ -162,7 +164,7 @@ class CacheMiddleware:
             return reply
 
         async def store(completion: bytes) -> None:
-            await self._store(ctx, key, completion, max_age, sem, vec)
+            await self._store(ctx, key, completion, max_age, sem, vec, embedded)
 
         if isinstance(reply, StreamReply):
             return reply.wrap(lambda chunks: tee(chunks, store))
@@ -181,7 +183,7 @@ class CacheMiddleware:
             )
         return False
 
-    async def _nearest(self, sem: tuple[str, str]) -> tuple[Any, Vector | None]:
+    async def _nearest(self, sem: tuple[str, str]) -> tuple[Entry | None, Vector | None]:
         assert self.embedder is not None and self.index is not None
         bucket, text = sem
         vec = await self.embedder.embed(text)
@@ -204,6 +206,7 @@ class CacheMiddleware:
         max_age: int,
         sem: tuple[str, str] | None,
         vec: Vector | None,
+        embedded: bool,
     ) -> None:
         value = encode_entry(ctx.provider, completion)
         if len(value) > self.options.max_entry_bytes:
@@ -211,7 +214,7 @@ class CacheMiddleware:
         await self.store.set(key, value, max_age)
         if sem is None or self.index is None or self.embedder is None:
             return
-        if vec is None:
+        if vec is None and not embedded:  # REFRESH skipped the lookup's embedding
             vec = await self.embedder.embed(sem[1])
         if vec is not None:
             await self.index.add(sem[0], key, vec, max_age)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 Vector = npt.NDArray[np.float32]
+EMBED_BACKOFF_SECONDS = 5.0
 
 
 def normalise(values: list[float]) -> Vector | None:
@@ -173,6 +174,7 @@ class Embedder:
         self.gw: Gateway | None = None
         self.target: Target | None = None
         self.log = structlog.get_logger("gateway.cache")
+        self._skip_until = 0.0
 
     def startup(self, gw: Gateway) -> None:
         self.gw = gw
@@ -186,6 +188,8 @@ class Embedder:
     async def embed(self, text: str) -> Vector | None:
         """The normalised vector, or None (logged) when the embeddings call fails."""
         assert self.gw is not None and self.target is not None, "Embedder.startup not called"
+        if time.monotonic() < self._skip_until:
+            return None  # a failing embeddings provider must not slow every request down
         try:
             [values] = await embed_texts(self.gw, self.target, self.model, [text], self.timeout)
         except GatewayError as exc:
@@ -196,5 +200,6 @@ class Embedder:
                 error_type=exc.type,
                 code=exc.code,
             )
+            self._skip_until = time.monotonic() + EMBED_BACKOFF_SECONDS
             return None
         return normalise(values)

@@ -99,7 +99,7 @@ def test_threshold_is_configurable(make_gateway, mock_openai, vectors) -> None:
 
 def test_embedding_failure_degrades_to_miss(make_gateway, mock_openai, mock_embeddings, logs):
     chat, upstream = mock_openai
-    _, emb_upstream = mock_embeddings
+    emb, emb_upstream = mock_embeddings
     options = semantic_options(emb_upstream, embedding_model="error-503")
     client = openai_client(
         make_gateway({"middleware": chain(options)}),
@@ -110,7 +110,8 @@ def test_embedding_failure_degrades_to_miss(make_gateway, mock_openai, mock_embe
     assert ask(client, Q_FRANCE_AGAIN)[1] == "SEMANTIC MISS"  # no vector: exact entries only
     assert chat.calls == 2
     failed = [x for x in logs() if x.get("event") == "semantic cache: embedding failed"]
-    assert failed and failed[0]["status"] == 503
+    assert len(failed) == 1 and failed[0]["status"] == 503
+    assert emb.calls == 1  # after a failure the embedder rests: no call per request
 
 
 def test_semantic_without_embedder_caches_exact(make_gateway, mock_openai, logs) -> None:
