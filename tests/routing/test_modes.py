@@ -143,3 +143,23 @@ def test_settings_config_by_id_and_slug_targets(make_gateway, upstream) -> None:
     assert raw.headers["x-portkey-provider"] == "groq"
     assert b.mock.requests[0]["json"]["model"] == "llama-3"
     assert b.mock.requests[0]["headers"]["Authorization"] == "Bearer sk-settings-key-0003"
+
+
+def test_children_inherit_shaping_fields(routed, upstream) -> None:
+    up = upstream(503, "ok")
+    config = {
+        "strategy": {"mode": "fallback"},
+        "custom_host": up.server.url + "/v1",
+        "forward_headers": ["x-team"],
+        "override_params": {"temperature": 0.3},
+        "targets": [
+            {"provider": "openai"},
+            {"provider": "groq", "override_params": {"temperature": 0.6}},
+        ],
+    }
+    raw = ask(client(routed, config, x_team="blue"))
+    assert raw.headers["x-portkey-provider"] == "groq"
+    first, second = (r for r in up.mock.requests)
+    assert first["json"]["temperature"] == 0.3
+    assert second["json"]["temperature"] == 0.6  # the nearest setting wins
+    assert first["headers"]["x-team"] == second["headers"]["x-team"] == "blue"
