@@ -159,7 +159,7 @@ def test_children_inherit_shaping_fields(routed, upstream) -> None:
     }
     raw = ask(client(routed, config, x_team="blue"))
     assert raw.headers["x-portkey-provider"] == "groq"
-    first, second = (r for r in up.mock.requests)
+    first, second = up.mock.requests
     assert first["json"]["temperature"] == 0.3
     assert second["json"]["temperature"] == 0.6  # the nearest setting wins
     assert first["headers"]["x-team"] == second["headers"]["x-team"] == "blue"
