@@ -107,8 +107,9 @@ class SentenceParams(msgspec.Struct, forbid_unknown_fields=True):
     maxSentences: int = 99999
 
 
-# a sentence ends with . ! ? (or their CJK full-width forms) then space or the end of text
-_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+(?:\s+|$)")
+# a sentence ends with . ! ? then space or the end of text ("3.14" is not an end); CJK
+# full-width terminators end one wherever they are, since CJK text has no spaces
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s+|$)|[\u3002\uff01\uff1f]+\s*")
 
 
 def count_sentences(text: str) -> int:
