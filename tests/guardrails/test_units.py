@@ -1,0 +1,136 @@
+"""The pure pieces under the checks: validators, the schema subset, the stream redactor."""
+
+from __future__ import annotations
+
+import random
+
+import openai
+import pytest
+
+from middleware.guardrails.checks.content import find_urls, url_problem
+from middleware.guardrails.checks.pii import ALL, detector_for, iban_ok, luhn_ok
+from middleware.guardrails.detect import HOLD, DetectorRewriter
+from middleware.guardrails.jsonschema_lite import Schema
+from middleware.guardrails.stream import ChunkRedactor
+from proxy.reply import Chunk
+from proxy.schema import ChatCompletionChunk, ChunkChoice, Delta
+from tests.guardrails.upstreams import SplitStreamUpstream
+from tests.servers import ServerThread
+
+
+def test_luhn_and_iban() -> None:
+    assert luhn_ok("4111 1111 1111 1111") and luhn_ok("5500-0000-0000-0004")
+    assert not luhn_ok("4111 1111 1111 1112") and not luhn_ok("1234")
+    assert iban_ok("DE89 3704 0044 0532 0130 00") and iban_ok("GB82WEST12345698765432")
+    assert not iban_ok("DE89 3704 0044 0532 0130 01") and not iban_ok("XX00")
+
+
+def test_url_problems() -> None:
+    assert url_problem("https://example.com/x") is None
+    assert url_problem("https://例え.テスト/") is None
+    assert url_problem("http://[::1]:8080/") is None
+    assert url_problem("http://host/") == "host is not a fully qualified domain name"
+    assert url_problem("http://example.123/") == "top-level domain is numeric"
+    assert find_urls("(see https://a.example/x), and http://b.example.") == [
+        "https://a.example/x",
+        "http://b.example",
+    ]
+
+
+def test_schema_subset() -> None:
+    s = Schema(
+        {
+            "type": "object",
+            "required": ["items"],
+            "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/item"}},
+                "kind": {"enum": ["a", "b"]},
+                "code": {"type": "string", "pattern": "^[A-Z]{2}$"},
+            },
+            "$defs": {
+                "item": {
+                    "anyOf": [{"type": "integer", "multipleOf": 2}, {"type": "null"}],
+                }
+            },
+        }
+    )
+    assert s.errors({"items": [2, None, 4.0], "kind": "a", "code": "FR"}) == []
+    assert s.errors({"items": [], "extra": 1, "code": "fr"}) == [
+        "$.items: fewer than 1 items",
+        "$.code: does not match the pattern",
+        "$: unexpected property 'extra'",
+    ]
+    assert s.errors({"items": [3, True]}) == [
+        "$.items[0]: matches none of anyOf",
+        "$.items[1]: matches none of anyOf",
+    ]
+    assert s.errors([]) == ["$: expected object"]
+    for bad, where in [
+        ({"type": "obj"}, "schema.type"),
+        ({"properties": {"a": {"minLength": -1}}}, "schema.properties.a.minLength"),
+        ({"$ref": "#/nowhere"}, "schema.$ref"),
+        ({"$ref": "http://example.com/s.json"}, "schema.$ref"),
+        ({"pattern": "("}, "schema.pattern"),
+        ({"oneOf": []}, "schema.oneOf"),
+    ]:
+        with pytest.raises(ValueError, match=where.replace("$", r"\$")):
+            Schema(bad)
+
+
+def test_recursive_schema_terminates() -> None:
+    s = Schema({"$defs": {"n": {"$ref": "#/$defs/n"}}, "$ref": "#/$defs/n"})
+    assert s.errors(1) == ["$: schema recursion too deep"]
+
+
+def _chunk(text: str | None, finish: str | None = None) -> Chunk:
+    choice = ChunkChoice(0, Delta(content=text) if text is not None else Delta(), finish)
+    return Chunk(parsed=ChatCompletionChunk(id="c", created=1, model="m", choices=[choice]))
+
+
+def _run(pieces: list[str]) -> list[str]:
+    red = ChunkRedactor([DetectorRewriter(detector_for(list(ALL)))])
+    out = [red.feed(_chunk(p)).parsed.choices[0].delta.content for p in pieces]
+    out.append(red.feed(_chunk(None, "stop")).parsed.choices[0].delta.content)
+    return [o if isinstance(o, str) else "" for o in out]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_redaction_is_the_same_however_the_stream_is_cut(seed: int) -> None:
+    filler = " ".join(f"w{i}" for i in range(40))
+    text = (
+        f"{filler} mail bob.smith@example.co.uk or call +1 415-555-0132; {filler} card "
+        f"5500 0000 0000 0004, ip 10.0.0.12 and ssn 123-45-6789. {filler}"
+    )
+    expected = detector_for(list(ALL)).redact(text)[0]
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(text)), 25))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    out = _run(pieces)
+    assert "".join(out) == expected
+    assert "bob.smith" not in "".join(out) and "0004" not in "".join(out)
+    # text is released while the stream runs, not all at the end
+    assert sum(len(o) for o in out[: len(out) // 2]) > 0
+    assert len(out[-1]) <= 2 * HOLD + 40
+
+
+def test_stream_without_finish_chunk_is_flushed() -> None:
+    red = ChunkRedactor([DetectorRewriter(detector_for(["email"]))])
+    first = red.feed(_chunk("write to a@b.example")).parsed.choices[0].delta.content
+    (tail,) = red.flush()
+    assert (first or "") + (tail.parsed.choices[0].delta.content or "") == (
+        "write to [REDACTED_EMAIL]"
+    )
+
+
+def test_split_upstream_speaks_openai() -> None:
+    up = SplitStreamUpstream()
+    with ServerThread(up.app) as server:
+        client = openai.OpenAI(api_key="k", base_url=server.url + "/v1", max_retries=0)
+        stream = client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "ab|cd|ef"}], stream=True
+        )
+        deltas = [c.choices[0].delta.content for c in stream if c.choices]
+        assert deltas == ["", "ab", "cd", "ef", None]
+        r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a|b"}])
+        assert r.choices[0].message.content == "ab"
