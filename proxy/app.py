@@ -263,16 +263,22 @@ def create_app(settings: Settings) -> web.Application:
     gateway.freeze(Translate(gateway))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        gateway.session = make_session(settings.upstream)
-        await gateway.observability.startup()
-        await startup_all(gateway.middlewares, gateway)
+        session = gateway.session = make_session(settings.upstream)
+        try:
+            await gateway.observability.startup()
+            await startup_all(gateway.middlewares, gateway)
+        except BaseException:
+            await session.close()  # a failed start-up must not leak the pool
+            raise
         gateway.ready = True
         yield
         gateway.ready = False
-        await shutdown_all(gateway.middlewares)
-        await gateway.observability.shutdown()
-        await gateway.session.close()
-        gateway.session = None
+        try:
+            await shutdown_all(gateway.middlewares)
+            await gateway.observability.shutdown()
+        finally:
+            await session.close()
+            gateway.session = None
 
     async def not_ready(app: web.Application) -> None:
         gateway.ready = False  # SIGTERM: fail readiness first so traffic drains away
