@@ -24,10 +24,10 @@ class Gateway:
         self.log = structlog.get_logger("gateway")
         self.host_policy = HostPolicy(settings.custom_hosts)
         self.observability = Observability(settings.observability)
-        for slug, entry in settings.providers.items():
-            if canonical(entry.provider) not in PROVIDERS:
+        for slug, prov in settings.providers.items():
+            if canonical(prov.provider) not in PROVIDERS:
                 raise SettingsError(
-                    f"providers.{slug}.provider: unknown provider {entry.provider!r}; "
+                    f"providers.{slug}.provider: unknown provider {prov.provider!r}; "
                     f"known: {', '.join(sorted(PROVIDERS))}"
                 )
         self.configs: dict[str, ConfigNode] = {}

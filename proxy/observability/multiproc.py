@@ -26,10 +26,13 @@ def prepare() -> str:
         return path
     path = tempfile.mkdtemp(prefix="llm-gateway-metrics-")
     os.environ[ENV] = path
-    pid = os.getpid()
-    # only the supervisor removes it (forked workers inherit atexit hooks)
-    atexit.register(lambda: os.getpid() == pid and shutil.rmtree(path, ignore_errors=True))
+    atexit.register(_remove, path, os.getpid())
     return path
+
+
+def _remove(path: str, owner: int) -> None:
+    if os.getpid() == owner:  # forked workers inherit atexit hooks: only the supervisor
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def worker_exited(pid: int | None) -> None:
