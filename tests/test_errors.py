@@ -147,11 +147,12 @@ async def test_upstream_timeout_is_504(make_gateway, mock_openai) -> None:
     status, body, _ = await post(gw.url, {**GOOD, "model": "hang"}, headers)
     assert status == 504
     assert_openai_error(body, "timeout_error")
-    # a per-request timeout header bounds it too
+    # a per-request timeout header bounds it too, and ends as Portkey's 408
     status, body, _ = await post(
         gw.url, {**GOOD, "model": "hang"}, {**headers, "x-portkey-request-timeout": "200"}
     )
-    assert status == 504
+    assert status == 408
+    assert_openai_error(body, "timeout_error")
 
 
 async def test_custom_host_allowlist_403(make_gateway, mock_openai) -> None:

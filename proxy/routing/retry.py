@@ -18,7 +18,8 @@ import msgspec
 
 from proxy.routing.config import Retry
 
-DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
+# 529: Anthropic's "overloaded", retryable like a 503
+DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504, 529})
 MAX_RETRIES = 5
 
 
