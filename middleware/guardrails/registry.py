@@ -108,11 +108,13 @@ class Guardrail:
 
 
 def _field_of(exc: msgspec.ValidationError) -> str:
+    """msgspec's "... - at `$.a.b`" as ".a.b: ..." (": ..." at the top level)."""
     text = str(exc)
     message, sep, where = text.rpartition(" - at `")
     if not sep:
-        return text
-    return f"{where.rstrip('`').removeprefix('$').lstrip('.')}: {message}"
+        return f": {text}"
+    sub = where.rstrip("`").removeprefix("$").lstrip(".")
+    return f".{sub}: {message}" if sub else f": {message}"
 
 
 class Registry:
@@ -160,7 +162,7 @@ class Registry:
         try:
             decoded = msgspec.convert(params, cls.Params, strict=False)
         except msgspec.ValidationError as exc:
-            raise ValueError(f"{where}.parameters.{_field_of(exc)}") from None
+            raise ValueError(f"{where}.parameters{_field_of(exc)}") from None
         try:
             impl = cls(decoded, self.env)
         except (ValueError, TypeError) as exc:
