@@ -60,6 +60,9 @@ class ObservabilityMiddleware:
         except asyncio.CancelledError:
             self._end(ctx, 499, "client_closed", None, None)
             raise
+        except Exception:  # a bug below: the handler answers 500; keep the gauges right
+            self._end(ctx, 500, "internal_error", None, None)
+            raise
         if isinstance(reply, StreamReply):
             if m is not None:
                 m.in_flight_streams.inc()
@@ -89,6 +92,9 @@ class ObservabilityMiddleware:
             status, error = reply.status, None
         except GatewayError as exc:
             status, error = exc.status, exc.type
+            raise
+        except Exception:
+            status, error = 500, "internal_error"
             raise
         finally:
             await aclose(chunks)

@@ -181,7 +181,9 @@ class Observability:
             "error_type": error,
             "latency_ms": round(ctx.elapsed_ms(), 3),
             "upstream_ms": round(ctx.upstream_ms, 3),
-            "overhead_ms": None if ctx.overhead_ms is None else round(ctx.overhead_ms, 3),
+            "overhead_ms": round(
+                overhead_ms(ctx) if ctx.overhead_ms is None else ctx.overhead_ms, 3
+            ),
             "ttfb_ms": None if ttfb is None else round(ttfb * 1e3, 3),
             "attempts": ctx.attempts,
             "targets": ctx.targets_tried,
