@@ -33,8 +33,8 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 class SlowUpstream:
-    """An OpenAI-shaped upstream that waits ``delay`` seconds before answering
-    (before the first SSE event for streams) and records the headers it got."""
+    """An OpenAI-shaped upstream that takes ``delay`` seconds before answering (before the
+    first SSE event, for streams) and records the headers it got."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
@@ -48,12 +48,16 @@ class SlowUpstream:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.headers.append(dict(request.headers))
-        await asyncio.sleep(self.delay)
         model = body["model"]
         if not body.get("stream"):
+            await asyncio.sleep(self.delay)
             return web.json_response(completion(body, "slow answer", model))
+        # half before the headers, half between the headers and the first event: the
+        # gateway must count both as upstream time
+        await asyncio.sleep(self.delay / 2)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
+        await asyncio.sleep(self.delay / 2)
         await resp.write(sse(chunk(model, {"role": "assistant", "content": "slow"})))
         await resp.write(sse(chunk(model, {"content": " answer"})))
         await resp.write(sse(chunk(model, {}, finish="stop")))
