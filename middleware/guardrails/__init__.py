@@ -46,6 +46,7 @@ __all__ = ["GuardrailDenied", "GuardrailsMiddleware", "GuardrailsOptions"]
 
 INPUT_HEADER = "x-portkey-default-input-guardrails"
 OUTPUT_HEADER = "x-portkey-default-output-guardrails"
+MAX_CACHED_PLANS = 1024
 
 
 class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -151,6 +152,8 @@ class GuardrailsMiddleware:
         if cached is not None and cached[0] is cfg:
             return cached[1]
         plan = self._build_plan(cfg, trusted)
+        if len(self._plans) >= MAX_CACHED_PLANS:  # configs from settings are few; stay bounded
+            self._plans.clear()
         self._plans[id(cfg)] = (cfg, plan)
         return plan
 

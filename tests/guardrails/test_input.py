@@ -231,3 +231,30 @@ def test_guardrail_log_line_has_no_text(env: Env, logs) -> None:
     assert lines and lines[-1]["phase"] == "input" and lines[-1]["verdict"] is False
     assert lines[-1]["results"][0]["failed_checks"] == ["default.pii"]
     assert all("secret.person" not in json.dumps(x) for x in logs())
+
+
+def test_unknown_guardrail_in_a_settings_config_fails_at_start_up() -> None:
+    from proxy.app import create_app
+    from tests.servers import ServerThread
+
+    raw = settings("http://127.0.0.1:9")
+    raw["configs"]["broken"] = {"input_guardrails": ["nope"]}
+    server = ServerThread(lambda: create_app(parse_settings(raw, {})))
+    with pytest.raises(SettingsError, match=r"configs\.broken: input_guardrails\[0\]"):
+        server.start()
+    server.loop.close()
+
+
+def test_pii_in_an_earlier_message_is_found(env: Env) -> None:
+    before = env.mock.calls
+    cfg = {"input_guardrails": [guard("default.pii", {"categories": ["email"]}, deny=True)]}
+    with pytest.raises(openai.APIStatusError) as ei:
+        env.client(cfg).chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[
+                {"role": "user", "content": "I am ann@example.com"},
+                {"role": "assistant", "content": "Hello!"},
+                {"role": "user", "content": "what did I say?"},
+            ],
+        )
+    assert ei.value.status_code == 446 and env.mock.calls == before
