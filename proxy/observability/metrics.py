@@ -88,6 +88,9 @@ class Metrics:
             "gateway_tokens", "Tokens by direction", [*pm, "direction", "estimated"], registry=r
         )
         self.cost = Counter("gateway_cost_usd", "Cost from the price table", pm, registry=r)
+        self.cache_saved = Counter(
+            "gateway_cache_saved_usd", "List price of answers served from cache", pm, registry=r
+        )
         self.in_flight = Gauge(
             "gateway_in_flight_requests",
             "Requests being served",

@@ -97,12 +97,12 @@ class Observability:
         return f"{ms:.3f}"
 
     def price(self, ctx: RequestContext, usage: Usage | None) -> None:
-        """Sets ``ctx.cost`` (USD) when the model has a price."""
+        """Sets ``ctx.cost`` (USD) when the model has a price; a cache hit costs nothing."""
         if usage is None:
             return
         p = self.prices.lookup(ctx.provider, ctx.model)
         if p is not None:
-            ctx.cost = round(cost_usd(p, usage), 10)
+            ctx.cost = 0.0 if cache_hit(ctx) else round(cost_usd(p, usage), 10)
 
     def finish(
         self, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
@@ -129,7 +129,12 @@ class Observability:
             m.ttfb.labels(provider, model).observe(ttfb)
             m.genai_ttft.labels(provider, model).observe(ttfb)
         usage = ctx.usage
-        if isinstance(usage, Usage):
+        if cache_hit(ctx):  # no provider was called: what the answer would have cost
+            if isinstance(usage, Usage):
+                p = self.prices.lookup(ctx.provider, ctx.model)
+                if p is not None:
+                    m.cache_saved.labels(provider, model).inc(cost_usd(p, usage))
+        elif isinstance(usage, Usage):
             est = "true" if ctx.usage_estimated else "false"
             m.tokens.labels(provider, model, "input", est).inc(usage.prompt_tokens)
             m.tokens.labels(provider, model, "output", est).inc(usage.completion_tokens)
@@ -210,6 +215,12 @@ class Observability:
         else:  # reads every worker's files: off the event loop
             body = await asyncio.get_running_loop().run_in_executor(None, m.render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def cache_hit(ctx: RequestContext) -> bool:
+    """``HIT`` or ``SEMANTIC HIT`` (the cache middleware's x-portkey-cache-status)."""
+    status = ctx.cache_status
+    return status is not None and status.endswith("HIT")
 
 
 def verdicts(raw: Any) -> list[tuple[str, str]]:

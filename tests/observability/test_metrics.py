@@ -162,3 +162,34 @@ def test_guardrail_denials_are_counted(make_gateway, mock_openai) -> None:
     m = scrape(gw.url)
     assert value(m, "gateway_requests_total", status=status) == 1
     assert value(m, "gateway_in_flight_requests") == 0
+
+
+def test_cache_hit_costs_nothing_and_counts_the_saving(make_gateway, mock_openai, logs) -> None:
+    mock, upstream = mock_openai
+    names = ["logging", "observability", "cache", "router"]
+    classes = {
+        "logging": "middleware.logging:LoggingMiddleware",
+        "observability": "middleware.observability:ObservabilityMiddleware",
+        "cache": "middleware.cache:CacheMiddleware",
+        "router": "middleware.router:RouterMiddleware",
+    }
+    gw = make_gateway({"middleware": [{"class": classes[n]} for n in names]})
+    config = {
+        "provider": "openai",
+        "api_key": PROVIDER_KEY,
+        "custom_host": upstream.url + "/v1",
+        "cache": {"mode": "simple", "max_age": 60},
+    }
+    client = openai_client(gw, None, x_portkey_config=json.dumps(config))
+    for _ in range(2):
+        client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert mock.calls == 1
+    one = (2 * 0.15 + 3 * 0.60) / 1e6
+    m = scrape(gw.url)
+    assert value(m, "gateway_requests_total", cache_status="HIT") == 1
+    assert value(m, "gateway_cost_usd_total", model=MODEL) == pytest.approx(one)
+    assert value(m, "gateway_cache_saved_usd_total", model=MODEL) == pytest.approx(one)
+    assert value(m, "gateway_tokens_total", model=MODEL, direction="output") == 3
+    lines = access_lines(logs())
+    assert [x["cache_status"] for x in lines] == ["MISS", "HIT"]
+    assert lines[1]["cost_usd"] == 0.0
