@@ -10,6 +10,7 @@ parent of the request span; each attempt's span context is sent upstream as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -91,9 +92,12 @@ class Tracing:
             handler = _Step(self, mw, handler)
         return _Root(self, handler)
 
-    async def shutdown(self) -> None:
-        # flushes queued spans: blocking HTTP, so off the event loop
-        await asyncio.get_running_loop().run_in_executor(None, self.provider.shutdown)
+    async def shutdown(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Flushes queued spans: blocking HTTP, so off the event loop, and bounded (an
+        unreachable collector must not hold up the process's exit)."""
+        flush = asyncio.get_running_loop().run_in_executor(None, self.provider.shutdown)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(flush, timeout)
 
 
 class _Root:

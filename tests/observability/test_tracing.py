@@ -140,3 +140,54 @@ def test_traceparent_passes_through_when_tracing_is_off(make_gateway, mock_opena
     client = openai_client(gw, upstream)
     client.chat.completions.create(model=MODEL, messages=HELLO)
     assert "traceparent" not in mock.requests[1]["headers"]
+
+
+class Collector:
+    """An OTLP/HTTP collector: decodes each protobuf export request it receives."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+        self.headers: list[dict[str, str]] = []
+
+    def app(self) -> Any:
+        from aiohttp import web
+
+        async def traces(request: web.Request) -> web.Response:
+            from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+                ExportTraceServiceRequest,
+            )
+
+            req = ExportTraceServiceRequest()
+            req.ParseFromString(await request.read())
+            self.headers.append(dict(request.headers))
+            for rs in req.resource_spans:
+                for ss in rs.scope_spans:
+                    self.spans.extend(ss.spans)
+            return web.Response(body=b"", content_type="application/x-protobuf")
+
+        app = web.Application()
+        app.router.add_post("/v1/traces", traces)
+        return app
+
+
+def test_otlp_http_export_reaches_a_collector(make_gateway, mock_openai) -> None:
+    _, upstream = mock_openai
+    collector = Collector()
+    with ServerThread(collector.app) as col:
+        obs = {
+            "otel_endpoint": col.url + "/v1/traces",
+            "otel_headers": {"x-collector-team": "gw"},
+        }
+        gw = make_gateway({"middleware": chain(), "observability": obs})
+        openai_client(gw, upstream).chat.completions.create(model=MODEL, messages=HELLO)
+        assert gw.app is not None
+        tracing = gw.app[GATEWAY].observability.tracing
+        assert tracing.provider.force_flush(5000)  # what shut-down does; the batch waits 5 s
+        names = sorted(s.name for s in collector.spans)
+    assert names.count(f"chat {MODEL}") == 2  # request (SERVER) and attempt (CLIENT)
+    assert "middleware RouterMiddleware" in names
+    assert collector.headers[0]["x-collector-team"] == "gw"
+    root = next(s for s in collector.spans if s.kind == s.SPAN_KIND_SERVER)
+    attrs = {a.key: a.value for a in root.attributes}
+    assert attrs["gen_ai.system"].string_value == "openai"
+    assert attrs["gen_ai.usage.output_tokens"].int_value == 3
