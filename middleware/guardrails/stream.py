@@ -31,6 +31,7 @@ from middleware.guardrails.registry import Guardrail
 from middleware.guardrails.runner import run_all
 from proxy.context import RequestContext
 from proxy.convert import StreamAssembler, completion_to_chunks
+from proxy.errors import GatewayError
 from proxy.reply import Chunk, StreamReply, aclose
 from proxy.schema import ChatCompletion, ChatCompletionChunk, ChunkChoice, Delta, encoder
 
@@ -167,9 +168,15 @@ class StreamGuard:
         self._detach(asm)
         out = held
         if doc.changed:
-            out = completion_to_chunks(
-                msgspec.convert(doc.body, ChatCompletion), asm.usage is not None
-            )
+            try:
+                rewritten = msgspec.convert(doc.body, ChatCompletion)
+            except msgspec.ValidationError:
+                raise GatewayError(
+                    "an output guardrail rewrote the answer into an invalid completion",
+                    status=502,
+                    code="invalid_guardrail_rewrite",
+                ) from None
+            out = completion_to_chunks(rewritten, asm.usage is not None)
         if self.inline_results and out:
             out[-1] = with_hook_results(out[-1], self.before, after)
         for ch in out:

@@ -209,3 +209,22 @@ def test_webhook_payload_is_json_of_the_request(env: Env) -> None:
     sent = env.hooks.received[-1][1]["request"]["json"]
     assert sent["temperature"] == 0.2 and sent["vendor_field"] == 1
     assert json.dumps(sent)  # plain JSON all the way down
+
+
+def test_stream_output_webhook_in_buffered_mode(env: Env) -> None:
+    client = env.client({"output_guardrails": [hook(env, "transform-out")]})
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "tell"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "[answer replaced]"
+    sent = env.hooks.received[-1][1]
+    assert sent["request"]["isStreamingRequest"] is True
+    assert sent["response"]["text"] == "echo: tell"
+    with pytest.raises(openai.APIStatusError) as ei:
+        list(
+            env.client({"output_guardrails": [hook(env, "fail")]}).chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True
+            )
+        )
+    assert ei.value.status_code == 446
