@@ -87,13 +87,8 @@ class GuardrailsMiddleware:
         )
         self.registry = Registry(self.env, o.checks)
         self.guardrails: dict[str, Guardrail] = {}
-        for gid, raw in o.guardrails.items():
-            try:
-                self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
-            except SettingsError:
-                raise
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
+        for gid, raw in o.guardrails.items():  # a ValueError here names the field
+            self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
         self.gateway: Gateway | None = None
         self.log = structlog.get_logger("gateway.guardrails")
         self._plans: dict[int, tuple[ConfigNode, Plan | None]] = {}
@@ -104,14 +99,14 @@ class GuardrailsMiddleware:
     async def startup(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.env.session = gateway.session
-        configs = dict(gateway.configs)
+        named = {f"configs.{cid}": node for cid, node in gateway.configs.items()}
         if gateway.default_config is not None:
-            configs["(default_config)"] = gateway.default_config
-        for cid, node in configs.items():  # settings configs: fail at start-up, not per request
+            named.setdefault("default_config", gateway.default_config)
+        for field, node in named.items():  # settings configs fail at start-up, not per request
             try:
                 self._config_plan(node, trusted=True)
             except GatewayError as exc:
-                raise SettingsError(f"configs.{cid}: {exc.message}") from None
+                raise SettingsError(f"{field}: {exc.message}") from None
 
     async def shutdown(self) -> None:
         tasks = list(self._tasks)
