@@ -247,6 +247,7 @@ class GuardrailsMiddleware:
                 before,
                 self._report,
                 self._spawn,
+                self.options.max_text_chars,
             )
             return guard.wrap(reply)
         assert isinstance(reply, CompletionReply)

@@ -49,6 +49,7 @@ class Document:
     """Common surface of request and response documents."""
 
     changed: bool = False
+    truncated: bool = False  # only part of the text was kept (a stream over the size cap)
 
     @property
     def text(self) -> str:

@@ -31,7 +31,7 @@ async def run_check(check: CompiledCheck, cx: CheckContext) -> dict[str, Any]:
     t0 = time.perf_counter()
     impl = check.impl
     limit = cx.env.limits.max_text_chars
-    if impl.needs_text and sum(len(s) for s in cx.doc.segments()) > limit:
+    if impl.needs_text and (cx.doc.truncated or sum(len(s) for s in cx.doc.segments()) > limit):
         out = Outcome(False, f"text longer than {limit} characters: not checked")
     else:
         try:

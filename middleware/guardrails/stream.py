@@ -117,8 +117,10 @@ class StreamGuard:
         before: Results,
         report: Callable[[RequestContext, str, Results], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        max_chars: int,
     ) -> None:
         self.ctx = ctx
+        self.max_chars = max_chars  # buffered text beyond this is not held (nor checked)
         self.cx_factory = cx_factory
         self.sync = sync
         self.detached = detached
@@ -135,9 +137,10 @@ class StreamGuard:
         return reply.wrap(lambda chunks: self._observed(chunks))
 
     async def _check(
-        self, asm: StreamAssembler, guardrails: list[Guardrail]
+        self, asm: StreamAssembler, guardrails: list[Guardrail], truncated: bool = False
     ) -> tuple[ResponseDocument, Results]:
         doc = ResponseDocument(msgspec.to_builtins(asm.result()))
+        doc.truncated = truncated
         results = await run_all(guardrails, self.cx_factory(doc))
         self.report(self.ctx, "output", results)
         return doc, results
@@ -154,20 +157,43 @@ class StreamGuard:
     ) -> AsyncIterator[Chunk]:
         held: list[Chunk] = []
         asm = StreamAssembler()
+        limit = self.max_chars
+        size = 0
+        overflow = False
         try:
             async for ch in chunks:
-                asm.add(ch.parsed)
+                parsed = ch.parsed
+                asm.add(parsed)
                 held.append(ch)
+                size += sum(len(c.delta.content or "") for c in parsed.choices)
+                if size > limit:  # memory stays bounded: decide on what we have
+                    overflow = True
+                    break
+        except BaseException:
+            await aclose(chunks)
+            raise
+        if not overflow:
+            await aclose(chunks)
+        try:
+            async for ch in self._decide(reply, asm, held, overflow):
+                yield ch
+            if overflow:  # not denied: the rest passes through unchecked
+                async for ch in chunks:
+                    yield ch
         finally:
             await aclose(chunks)
-        doc, after = await self._check(asm, self.sync)
+
+    async def _decide(
+        self, reply: StreamReply, asm: StreamAssembler, held: list[Chunk], overflow: bool
+    ) -> AsyncIterator[Chunk]:
+        doc, after = await self._check(asm, self.sync, truncated=overflow)
         if any(r["deny"] for r in after):
             raise GuardrailDenied(self.before, after)
         if any(not r["verdict"] for r in self.before + after):
             reply.status = HOOKS_SOFT_FAIL_STATUS
         self._detach(asm)
         out = held
-        if doc.changed:
+        if doc.changed and not overflow:
             try:
                 rewritten = msgspec.convert(doc.body, ChatCompletion)
             except msgspec.ValidationError:

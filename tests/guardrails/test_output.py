@@ -210,3 +210,20 @@ def test_stream_results_logged_without_holding_the_stream(env: Env, logs) -> Non
             break
         time.sleep(0.02)
     assert lines and lines[-1]["verdict"] is False
+
+
+def test_buffered_stream_over_the_size_cap(env_factory) -> None:
+    e = env_factory(max_text_chars=1000)
+    words = " ".join(f"w{i}" for i in range(400))  # ~2 000 characters, over the cap
+    deny_text = {"output_guardrails": [guard("default.notNull", deny=True)]}
+    with pytest.raises(openai.APIStatusError) as ei:
+        _stream_text(e.client(deny_text), words)
+    check = ei.value.response.json()["hook_results"]["after_request_hooks"][0]["checks"][0]
+    assert "not checked" in check["data"]["explanation"]
+    # a deny guardrail that does not read the text lets the whole stream through
+    by_model = {
+        "output_guardrails": [
+            guard("default.modelWhitelist", {"models": ["gpt-4o-mini"]}, deny=True)
+        ]
+    }
+    assert _stream_text(e.client(by_model), words) == f"echo: {words}"
