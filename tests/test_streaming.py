@@ -125,11 +125,14 @@ async def test_sse_framing_parsed_by_an_independent_eventsource_client(
 
 async def test_stream_response_headers(gateway, mock_openai) -> None:
     _, upstream = mock_openai
-    async with aiohttp.ClientSession() as s, s.post(
-        gateway.url + "/v1/chat/completions",
-        json={"model": "gpt-4o-mini", "messages": MSG, "stream": True},
-        headers={**headers_for(upstream.url), "x-portkey-trace-id": "t-1"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            gateway.url + "/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": MSG, "stream": True},
+            headers={**headers_for(upstream.url), "x-portkey-trace-id": "t-1"},
+        ) as resp,
+    ):
         body = await resp.read()
     assert resp.headers["content-type"].startswith("text/event-stream")
     assert resp.headers["x-portkey-trace-id"] == "t-1"

@@ -136,7 +136,8 @@ class EmbeddingsAdapter(Protocol):
 
     name: str
 
-    def build_embeddings_request(self, body: bytes, target: Target, model: str) -> UpstreamRequest:
-        ...
+    def build_embeddings_request(
+        self, body: bytes, target: Target, model: str
+    ) -> UpstreamRequest: ...
 
     def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
