@@ -16,8 +16,8 @@ See docs/guardrails.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 import structlog
@@ -47,6 +47,7 @@ __all__ = ["GuardrailDenied", "GuardrailsMiddleware", "GuardrailsOptions"]
 INPUT_HEADER = "x-portkey-default-input-guardrails"
 OUTPUT_HEADER = "x-portkey-default-output-guardrails"
 MAX_CACHED_PLANS = 1024
+T = TypeVar("T")
 
 
 class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,6 +93,7 @@ class GuardrailsMiddleware:
         self.gateway: Gateway | None = None
         self.log = structlog.get_logger("gateway.guardrails")
         self._plans: dict[int, tuple[ConfigNode, Plan | None]] = {}
+        self._client_plans: dict[tuple[str, str], Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- lifecycle
@@ -130,17 +132,34 @@ class GuardrailsMiddleware:
             return None
         plan = None
         if cfg is not None:
-            if ctx.config_inline:
-                plan = self._build_plan(cfg, trusted=False)
+            if ctx.config_inline:  # the client's JSON: same text, same plan
+                raw = ctx.headers.get("x-portkey-config", "")
+                plan = self._client_cached(("config", raw), lambda: self._build_plan(cfg, False))
             else:
                 plan = self._config_plan(cfg, trusted=True)
         if h_in is None and h_out is None:
             return plan
-        extra_in = self._header_list(h_in, INPUT_HEADER)
-        extra_out = self._header_list(h_out, OUTPUT_HEADER)
+        extra_in = self._client_cached(
+            (INPUT_HEADER, h_in or ""), lambda: self._header_list(h_in, INPUT_HEADER)
+        )
+        extra_out = self._client_cached(
+            (OUTPUT_HEADER, h_out or ""), lambda: self._header_list(h_out, OUTPUT_HEADER)
+        )
         base_in, base_out = (plan.input, plan.output) if plan else ([], [])
         merged = Plan(base_in + extra_in, base_out + extra_out)
         return merged if merged.input or merged.output else None
+
+    def _client_cached(self, key: tuple[str, str], build: Callable[[], T]) -> T:
+        """Client-sent definitions, built once per distinct text (errors are not cached)."""
+        try:
+            return cast("T", self._client_plans[key])
+        except KeyError:
+            pass
+        value = build()
+        if len(self._client_plans) >= MAX_CACHED_PLANS:
+            self._client_plans.clear()
+        self._client_plans[key] = value
+        return value
 
     def _config_plan(self, cfg: ConfigNode, trusted: bool) -> Plan | None:
         cached = self._plans.get(id(cfg))
