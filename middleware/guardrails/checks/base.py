@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import msgspec
 
-from middleware.guardrails.documents import Document
+from middleware.guardrails.documents import Document, RequestDocument, ResponseDocument
 
 if TYPE_CHECKING:
     import aiohttp
@@ -85,8 +85,6 @@ class CheckContext:
 
     def payload(self) -> dict[str, Any]:
         """The JSON sent to webhooks and log URLs (Portkey's hook context shape)."""
-        from middleware.guardrails.documents import RequestDocument, ResponseDocument
-
         req_doc = self.doc if self.event == "beforeRequestHook" else self.request_doc
         req: dict[str, Any] = {"json": {}, "text": "", "isStreamingRequest": self.ctx.stream}
         if isinstance(req_doc, RequestDocument):
