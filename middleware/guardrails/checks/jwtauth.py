@@ -17,10 +17,18 @@ import msgspec
 from middleware.guardrails.checks.base import Check, CheckContext, Outcome
 from middleware.guardrails.checks.webhook import CallFailed, _check_url
 
-try:
-    import jwt as pyjwt
-except ImportError:  # pragma: no cover - the guardrails extra installs it
-    pyjwt = None  # type: ignore[assignment]
+_PYJWT: Any = None
+
+
+def _jwt() -> Any:
+    """PyJWT, imported on first use: it pulls in cryptography (~45 ms of start-up)."""
+    global _PYJWT
+    if _PYJWT is None:
+        import jwt
+
+        _PYJWT = jwt
+    return _PYJWT
+
 
 REFETCH_INTERVAL = 30.0
 _AGE = re.compile(r"^(\d+)\s*([smhd]?)$")
@@ -53,8 +61,12 @@ class Jwt(Check):
 
     def __init__(self, params: JwtParams, env: Any) -> None:
         super().__init__(params, env)
-        if pyjwt is None:
-            raise ValueError("the jwt check needs PyJWT: pip install 'llm-gateway[guardrails]'")
+        try:
+            _jwt()
+        except ImportError:  # pragma: no cover - the guardrails extra installs it
+            raise ValueError(
+                "the jwt check needs PyJWT: pip install 'llm-gateway[guardrails]'"
+            ) from None
         _check_url(params.jwksUri, "jwksUri")
         if any(a.upper().startswith("HS") or a.lower() == "none" for a in params.algorithms):
             raise ValueError("algorithms: only public-key algorithms can be checked with a JWKS")
@@ -72,8 +84,8 @@ class Jwt(Check):
             return Outcome(False, f"no token in the {p.headerKey} header")
         token = raw[7:].strip() if raw[:7].lower() == "bearer " else raw.strip()
         try:
-            kid = pyjwt.get_unverified_header(token).get("kid")
-        except pyjwt.PyJWTError:
+            kid = _jwt().get_unverified_header(token).get("kid")
+        except _jwt().PyJWTError:
             return Outcome(False, "the token is not a well-formed JWT")
         try:
             key = await self._key(kid)
@@ -82,7 +94,7 @@ class Jwt(Check):
         if key is None:
             return Outcome(False, "no key in the JWKS matches the token's kid")
         try:
-            claims = pyjwt.decode(
+            claims = _jwt().decode(
                 token,
                 key.key,
                 algorithms=p.algorithms,
@@ -91,7 +103,7 @@ class Jwt(Check):
                 issuer=p.issuer,
                 options={"verify_aud": p.audience is not None},
             )
-        except pyjwt.PyJWTError as exc:
+        except _jwt().PyJWTError as exc:
             return Outcome(False, f"JWT validation failed: {type(exc).__name__}")
         if self.max_age is not None:
             iat = claims.get("iat")
@@ -150,7 +162,7 @@ def _find(jwks: dict[str, Any], kid: Any) -> Any:
     for jwk in jwks.get("keys", []):
         if isinstance(jwk, dict) and (kid is None or jwk.get("kid") == kid):
             try:
-                return pyjwt.PyJWK(jwk)
-            except pyjwt.PyJWTError:
+                return _jwt().PyJWK(jwk)
+            except _jwt().PyJWTError:
                 continue
     return None
