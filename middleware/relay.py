@@ -40,6 +40,9 @@ def passed_headers(upstream: Mapping[str, str]) -> dict[str, str]:
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    length = resp.content_length
+    if length is not None and length <= limit:
+        return await resp.read()  # the common case: one call, no per-piece loop
     parts: list[bytes] = []
     size = 0
     async for data in resp.content.iter_any():

@@ -7,8 +7,8 @@ the OpenAI error shape. Nothing else ever reaches the client: no traceback, no c
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
@@ -99,7 +99,7 @@ def _reply_headers(ctx: RequestContext) -> dict[str, str]:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     gw = request.app[GATEWAY]
     t0 = time.perf_counter()
-    request_id = uuid.uuid4().hex
+    request_id = os.urandom(16).hex()  # as unique as uuid4, a third of the cost
     trace_id = request.headers.get("x-portkey-trace-id") or request_id
     ctx: RequestContext | None = None
     try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import msgspec
@@ -40,6 +42,28 @@ def mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     return event
 
 
+class _FastTimestamp:
+    """``timestamp``: ISO 8601 UTC with microseconds, as structlog's TimeStamper writes it,
+    at a fraction of the cost: the date-time part is formatted once per second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(
+        self, _: Any, __: str, event: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event
+
+
 def _encode(obj: Any, **_: Any) -> bytes:
     return msgspec.json.encode(obj, enc_hook=str)
 
@@ -51,9 +75,10 @@ def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None)
         settings.format == "auto" and stream is None and sys.stdout.isatty()
     )
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        # the gateway binds no contextvars (fields are passed explicitly, per request);
+        # a user middleware that wants them can bind and call merge_contextvars itself
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _FastTimestamp(),
         mask_secrets,
     ]
     if console:

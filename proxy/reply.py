@@ -27,13 +27,14 @@ from proxy.schema import (
 class Completion:
     """A complete chat completion: raw JSON bytes and/or the typed Struct."""
 
-    __slots__ = ("_parsed", "_raw")
+    __slots__ = ("_parsed", "_raw", "_usage")
 
     def __init__(self, raw: bytes | None = None, parsed: ChatCompletion | None = None) -> None:
         if raw is None and parsed is None:
             raise ValueError("a Completion needs bytes or a ChatCompletion")
         self._raw = raw
         self._parsed = parsed
+        self._usage: Usage | bool | None = False  # False: not looked up yet
 
     @property
     def raw(self) -> bytes:
@@ -52,14 +53,21 @@ class Completion:
         """Swap in an edited answer; the bytes are re-encoded on next use."""
         self._parsed = parsed
         self._raw = None
+        self._usage = False
 
     def usage(self) -> Usage | None:
+        """The answer's usage; read once (logging, metrics and cost all ask)."""
+        if self._usage is not False:
+            return self._usage  # type: ignore[return-value]
+        found: Usage | None = None
         if self._parsed is not None:
             u = self._parsed.usage
-            return u if isinstance(u, Usage) else None
-        with suppress(msgspec.DecodeError, msgspec.ValidationError):
-            return usage_decoder.decode(self.raw).usage
-        return None
+            found = u if isinstance(u, Usage) else None
+        else:
+            with suppress(msgspec.DecodeError, msgspec.ValidationError):
+                found = usage_decoder.decode(self.raw).usage
+        self._usage = found
+        return found
 
 
 class Chunk:

@@ -10,6 +10,7 @@ a scrape of any worker sums them all.
 from __future__ import annotations
 
 import os
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -40,6 +41,17 @@ def multiproc_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+class Bundle(NamedTuple):
+    requests: Any
+    duration: Any
+    genai_duration: Any
+    upstream: Any
+    ttfb: Any
+    genai_ttft: Any
+    genai_in: Any
+    genai_out: Any
+
+
 class Metrics:
     """Every instrument of one gateway, in its own registry (tests run several gateways)."""
 
@@ -49,6 +61,8 @@ class Metrics:
         if self.multiproc is None:
             ProcessCollector(registry=r)
         self._pairs: set[tuple[str, str]] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._bundles: dict[tuple[str, str, str, str, str, str | None], Bundle] = {}
         pm = ("provider", "model")
         self.requests = Counter(
             "gateway_requests",
@@ -147,6 +161,35 @@ class Metrics:
             buckets=GENAI_TTFT_BUCKETS,
             registry=r,
         )
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, memoised: prometheus-client validates and locks on every
+        ``labels()`` call (~4 µs); the label sets are bounded, so a dict lookup serves."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
+    def bundle(
+        self, provider: str, model: str, status: str, cache: str, stream: str, error: str | None
+    ) -> Bundle:
+        """The children one finished request updates, memoised per label set."""
+        key = (provider, model, status, cache, stream, error)
+        found = self._bundles.get(key)
+        if found is None:
+            pm = (provider, model)
+            found = self._bundles[key] = Bundle(
+                requests=self.requests.labels(*pm, status, cache, stream),
+                duration=self.duration.labels(*pm),
+                genai_duration=self.genai_duration.labels(*pm, "chat", error or ""),
+                upstream=self.upstream.labels(*pm),
+                ttfb=self.ttfb.labels(*pm),
+                genai_ttft=self.genai_ttft.labels(*pm),
+                genai_in=self.genai_tokens.labels(*pm, "input"),
+                genai_out=self.genai_tokens.labels(*pm, "output"),
+            )
+        return found
 
     def labels(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """Bounded label values: past MAX_MODELS pairs, new models count as "other"."""

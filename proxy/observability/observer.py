@@ -93,7 +93,8 @@ class Observability:
         if ctx.overhead_ms is None:
             ctx.overhead_ms = ms
             if self.metrics is not None:
-                self.metrics.overhead.labels("true" if ctx.stream else "false").observe(ms / 1e3)
+                m = self.metrics
+                m.child(m.overhead, "true" if ctx.stream else "false").observe(ms / 1e3)
         return f"{ms:.3f}"
 
     def price(self, ctx: RequestContext, usage: Usage | None) -> None:
@@ -120,34 +121,36 @@ class Observability:
         provider, model = m.labels(ctx.provider, ctx.model)
         duration = time.perf_counter() - ctx.start
         stream = "true" if ctx.stream else "false"
-        m.requests.labels(provider, model, str(status), ctx.cache_status or "none", stream).inc()
-        m.duration.labels(provider, model).observe(duration)
-        m.genai_duration.labels(provider, model, "chat", error or "").observe(duration)
+        # one dict lookup for this request's label set instead of one labels() per series
+        b = m.bundle(provider, model, str(status), ctx.cache_status or "none", stream, error)
+        b.requests.inc()
+        b.duration.observe(duration)
+        b.genai_duration.observe(duration)
         if ctx.upstream_ms:
-            m.upstream.labels(provider, model).observe(ctx.upstream_ms / 1e3)
+            b.upstream.observe(ctx.upstream_ms / 1e3)
         if ttfb is not None:
-            m.ttfb.labels(provider, model).observe(ttfb)
-            m.genai_ttft.labels(provider, model).observe(ttfb)
+            b.ttfb.observe(ttfb)
+            b.genai_ttft.observe(ttfb)
         usage = ctx.usage
         if cache_hit(ctx):  # no provider was called: what the answer would have cost
             if isinstance(usage, Usage):
                 p = self.prices.lookup(ctx.provider, ctx.model)
                 if p is not None:
-                    m.cache_saved.labels(provider, model).inc(cost_usd(p, usage))
+                    m.child(m.cache_saved, provider, model).inc(cost_usd(p, usage))
         elif isinstance(usage, Usage):
             est = "true" if ctx.usage_estimated else "false"
-            m.tokens.labels(provider, model, "input", est).inc(usage.prompt_tokens)
-            m.tokens.labels(provider, model, "output", est).inc(usage.completion_tokens)
-            m.genai_tokens.labels(provider, model, "input").observe(usage.prompt_tokens)
-            m.genai_tokens.labels(provider, model, "output").observe(usage.completion_tokens)
+            m.child(m.tokens, provider, model, "input", est).inc(usage.prompt_tokens)
+            m.child(m.tokens, provider, model, "output", est).inc(usage.completion_tokens)
+            b.genai_in.observe(usage.prompt_tokens)
+            b.genai_out.observe(usage.completion_tokens)
         if ctx.cost:
-            m.cost.labels(provider, model).inc(ctx.cost)
+            m.child(m.cost, provider, model).inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
         state = ctx.state
         if state:
             for name, verdict in verdicts(state.get("guardrail_verdicts")):
-                m.verdicts.labels(name, verdict).inc()
+                m.child(m.verdicts, name, verdict).inc()
             breakers = state.get("breaker")
             if isinstance(breakers, Mapping):
                 for target, value in breakers.items():
