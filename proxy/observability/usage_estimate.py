@@ -10,6 +10,8 @@ offline egress gateway cannot do, and it is wrong for non-OpenAI models anyway.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from proxy.reply import Chunk
@@ -66,6 +68,10 @@ class _LightChunk(msgspec.Struct):
 
 _light = msgspec.json.Decoder(_LightChunk)
 
+# the text-bearing string fields of a chunk, read straight off the bytes: a full decode of
+# every chunk of every stream would cost more than the whole relay of that chunk
+_TEXT = re.compile(rb'"(?:content|refusal|reasoning_content|arguments)":\s?"((?:[^"\\]|\\.)*)"')
+
 
 class StreamUsage:
     """Fed every chunk of one stream; knows the usage at the end, reported or estimated."""
@@ -79,8 +85,14 @@ class StreamUsage:
         self.text: list[str] = []
 
     def feed(self, chunk: Chunk) -> None:
+        raw = chunk.raw
+        if not self.keep_text and b'"usage"' not in raw:
+            for m in _TEXT.finditer(raw):
+                # escapes (\n, \") count as two characters: close enough for an estimate
+                self.chars += len(m.group(1).decode("utf-8", "replace"))
+            return
         try:
-            c = _light.decode(chunk.raw)
+            c = _light.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return
         if c.usage is not None:
