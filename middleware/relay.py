@@ -16,7 +16,13 @@ import aiohttp
 
 from proxy.context import RequestContext
 from proxy.convert import completion_to_chunks
-from proxy.errors import RequestTooLarge, UpstreamError, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import (
+    GatewayError,
+    RequestTooLarge,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 from proxy.framing import FRAMINGS
 from proxy.gateway import Gateway
 from proxy.providers.base import ProviderAdapter, UpstreamRequest
@@ -126,11 +132,21 @@ class Relay:
         t0 = time.perf_counter()
         try:
             async for data in resp.content.iter_any():
-                for event in decode(data):
-                    for chunk in feed(event):
-                        ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
-                        yield chunk  # time held by the consumer is not upstream time
-                        t0 = time.perf_counter()
+                batch: list[Chunk] = []
+                failure: GatewayError | None = None
+                try:
+                    for event in decode(data):
+                        batch.extend(feed(event))
+                except GatewayError as exc:  # deliver what came before the error event
+                    failure = exc
+                for chunk in batch[:-1]:
+                    chunk.flush = False  # more in hand: the client gets them in one write
+                ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+                for chunk in batch:
+                    yield chunk  # time held by the consumer is not upstream time
+                if failure is not None:
+                    raise failure
+                t0 = time.perf_counter()
             for event in decoder.flush():  # type: ignore[attr-defined]
                 for chunk in feed(event):
                     yield chunk

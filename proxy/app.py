@@ -167,16 +167,25 @@ async def write_stream(
         await aclose(chunks)
         raise
     resp = web.StreamResponse(status=reply.status, headers={**headers, **SSE_HEADERS})
+    pending: list[bytes] = []  # events already in hand, sent in one write at the next flush
     try:
         await resp.prepare(request)
         if first is not None:
-            await resp.write(b"data: " + first.raw + b"\n\n")
+            pending.append(b"data: " + first.raw + b"\n\n")
+            if first.flush:
+                await resp.write(b"".join(pending))
+                pending.clear()
             async for chunk in chunks:
-                await resp.write(b"data: " + chunk.raw + b"\n\n")
-        await resp.write(DONE)
+                pending.append(b"data: " + chunk.raw + b"\n\n")
+                if chunk.flush:
+                    await resp.write(b"".join(pending))
+                    pending.clear()
+        pending.append(DONE)
+        await resp.write(b"".join(pending))
     except GatewayError as exc:
         # headers are gone: the error becomes the last event (the openai SDK raises on it)
-        await resp.write(b"data: " + exc.to_json() + b"\n\n")
+        pending.append(b"data: " + exc.to_json() + b"\n\n")
+        await resp.write(b"".join(pending))
     except ConnectionResetError:
         pass  # the client went away; closing the chunks below aborts the upstream
     except Exception:

@@ -71,13 +71,24 @@ class Completion:
 
 
 class Chunk:
-    """One ``chat.completion.chunk`` of a stream: the SSE data bytes and/or the Struct."""
+    """One ``chat.completion.chunk`` of a stream: the SSE data bytes and/or the Struct.
 
-    __slots__ = ("_parsed", "_raw")
+    ``flush`` is False when more chunks are already in hand (the relay decoded several from
+    one upstream read): the handler then sends them to the client in one write instead of
+    one syscall each. A middleware that drops a chunk should carry its ``flush`` over.
+    """
 
-    def __init__(self, raw: bytes | None = None, parsed: ChatCompletionChunk | None = None) -> None:
+    __slots__ = ("_parsed", "_raw", "flush")
+
+    def __init__(
+        self,
+        raw: bytes | None = None,
+        parsed: ChatCompletionChunk | None = None,
+        flush: bool = True,
+    ) -> None:
         self._raw = raw
         self._parsed = parsed
+        self.flush = flush
 
     @property
     def raw(self) -> bytes:
