@@ -66,6 +66,16 @@ def serve(settings: Settings, reuse_port: bool = False) -> None:
     )
 
 
+async def check(settings: Settings) -> None:
+    """Build the app and run its start-up and shut-down hooks without serving: every
+    middleware's options and the configs it validates at start-up (guardrails) are checked."""
+    from proxy.app import create_app
+
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await runner.cleanup()
+
+
 def supervise(settings: Settings) -> int:
     ctx = multiprocessing.get_context("fork")
     n = settings.server.workers
@@ -132,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
         if args.check:
-            from proxy.app import create_app
-
-            create_app(settings)  # builds every middleware: option errors surface here
+            asyncio.run(check(settings))
             print("settings OK")
             return 0
         if settings.server.workers > 1:

@@ -108,6 +108,13 @@ def test_cli_rejects_invalid_settings_file(tmp_path: pathlib.Path) -> None:
     assert result.returncode == 2
     assert "upstream.connect_timeout" in result.stderr
     assert "Traceback" not in result.stderr
+    gr = tmp_path / "guardrail.yaml"  # checked by the guardrails middleware at start-up
+    gr.write_text(
+        "configs:\n  c1:\n    provider: openai\n"
+        "    input_guardrails: [{default.wordCount: {minWrods: 3}, deny: true}]\n"
+    )
+    result = _run("--check", "--config", str(gr))
+    assert result.returncode == 2 and "minWrods" in result.stderr
     ok = tmp_path / "ok.yaml"
     ok.write_text("server: {port: 8787}\n")
     assert _run("--check", "--config", str(ok)).stdout.strip() == "settings OK"
