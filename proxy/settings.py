@@ -63,9 +63,11 @@ class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 DEFAULT_MIDDLEWARE: tuple[str, ...] = (
-    "middleware.auth:AuthMiddleware",
+    # logging and observability outermost: a request refused by auth or a guardrail is
+    # still logged and counted
     "middleware.logging:LoggingMiddleware",
-    "middleware.observability:ObservabilityMiddleware",  # outside guardrails: sees denials
+    "middleware.observability:ObservabilityMiddleware",
+    "middleware.auth:AuthMiddleware",
     "middleware.guardrails:GuardrailsMiddleware",
     "middleware.cache:CacheMiddleware",
     "middleware.router:RouterMiddleware",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.request
 
 import openai
 import pytest
@@ -95,3 +96,20 @@ def test_keys_from_environment(make_gateway, mock_openai, monkeypatch) -> None:
         openai.OpenAI(
             api_key="nope", base_url=gw.url + "/v1", max_retries=0
         ).chat.completions.create(model="@main/gpt-4o", messages=MSG)
+
+
+def test_refused_request_is_logged_and_counted_with_the_default_chain(
+    make_gateway, monkeypatch, logs
+) -> None:
+    monkeypatch.setenv("GATEWAY_API_KEYS", GW_KEY)
+    gw = make_gateway()  # the default chain: logging and observability outside auth
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(
+            api_key="nope", base_url=gw.url + "/v1", max_retries=0
+        ).chat.completions.create(model="gpt-4o", messages=MSG)
+    lines = [x for x in logs() if x.get("event") == "request"]
+    assert len(lines) == 1 and lines[0]["status"] == 401
+    assert lines[0]["error_type"] == "authentication_error"
+    with urllib.request.urlopen(gw.url + "/metrics") as r:  # noqa: S310 - loopback test server
+        metrics = r.read().decode()
+    assert 'status="401"' in metrics
