@@ -4,7 +4,6 @@ not, gives the same answer through ``bedrock`` as through the other providers' m
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import openai
 import pytest
@@ -12,51 +11,19 @@ import pytest
 from tests.providers.bedrock.conftest import BedrockClient
 from tests.providers.bedrock.mock import MockBedrock
 from tests.providers.bedrock.test_e2e import PNG, SCHEMA, WEATHER
+from tests.providers.script import run_script
 from tests.servers import ServerThread
 
 
-def script_messages() -> list[dict[str, Any]]:
-    return [
-        {"role": "system", "content": "Answer as JSON."},
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "Weather where this photo was taken?"},
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-            ],
-        },
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
-    ]
-
-
 def run(client: openai.OpenAI, stream: bool) -> str:
-    kwargs: dict[str, Any] = {
-        "model": "anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "messages": script_messages(),
-        "tools": [WEATHER],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "a", "schema": SCHEMA, "strict": True},
-        },
-    }
-    if not stream:
-        r = client.chat.completions.create(**kwargs)
-        assert r.choices[0].finish_reason == "stop"
-        return r.choices[0].message.content or ""
-    chunks = list(client.chat.completions.create(stream=True, **kwargs))
-    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return run_script(
+        client,
+        stream,
+        model="anthropic.claude-sonnet-4-5-20250929-v1:0",
+        png_b64=PNG,
+        tool=WEATHER,
+        schema=SCHEMA,
+    )
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -4,13 +4,13 @@ not, gives equivalent answers through ``google`` and ``vertex-ai``."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import openai
 import pytest
 
 from tests.providers.google.mock import MockGemini
 from tests.providers.google.test_request import PNG, WEATHER
+from tests.providers.script import run_script
 
 Client = tuple[openai.OpenAI, MockGemini]
 SCHEMA = {
@@ -21,48 +21,8 @@ SCHEMA = {
 }
 
 
-def script_messages() -> list[dict[str, Any]]:
-    return [
-        {"role": "system", "content": "Answer as JSON."},
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "Weather where this photo was taken?"},
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-            ],
-        },
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
-    ]
-
-
 def run(client: openai.OpenAI, stream: bool) -> str:
-    kwargs: dict[str, Any] = {
-        "model": "json",
-        "messages": script_messages(),
-        "tools": [WEATHER],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "a", "schema": SCHEMA, "strict": True},
-        },
-    }
-    if not stream:
-        r = client.chat.completions.create(**kwargs)
-        assert r.choices[0].finish_reason == "stop"
-        return r.choices[0].message.content or ""
-    chunks = list(client.chat.completions.create(stream=True, **kwargs))
-    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return run_script(client, stream, model="json", png_b64=PNG, tool=WEATHER, schema=SCHEMA)
 
 
 @pytest.mark.parametrize("stream", [False, True])
