@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from proxy.errors import InvalidRequest
+from proxy.errors import InvalidRequest, PermissionDenied
 from proxy.providers import PROVIDERS, canonical, get_adapter
 from proxy.routing.config import INHERITED, TARGET_FIELDS, ConfigNode, parse_config
 from proxy.target import Target
@@ -164,7 +164,7 @@ def leaf_target(
         base, trusted = slug_target(slug, gw, {})
         merged = {f: getattr(base, f) for f in TARGET_FIELDS if getattr(base, f) is not None}
         merged.update(fields)
-        trusted = trusted and "custom_host" not in fields
+        trusted = trusted and not (DESTINATION_FIELDS & fields.keys())
         fields = merged
     elif leaf.provider:
         fields["provider"] = canonical(leaf.provider)
@@ -183,6 +183,21 @@ def leaf_target(
     return msgspec.convert(fields, Target), trusted
 
 
+# fields that decide which host receives the request (and so the credentials)
+DESTINATION_FIELDS = frozenset({"custom_host", "resource_name"})
+
+
 def check_host(target: Target, trusted: bool, gw: Gateway) -> None:
-    if target.custom_host and not trusted:
+    if trusted:
+        return
+    if target.slug is not None:
+        # a settings provider's key only ever goes to that provider's own host: a client
+        # (inline config) that moves the destination could otherwise collect the key
+        raise PermissionDenied(
+            f"provider {target.slug!r} holds credentials of this gateway; a client-supplied "
+            "config cannot change where its requests go (custom_host / resource_name)",
+            param="x-portkey-config",
+            code="custom_host_forbidden",
+        )
+    if target.custom_host:
         gw.host_policy.check(target.custom_host)
