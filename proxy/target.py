@@ -17,8 +17,10 @@ SECRET_FIELDS = frozenset(
 )
 
 
-class Target(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
-    provider: str
+class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a target may set, wherever it is written: a config node (``ConfigNode``), the
+    ``x-portkey-*`` headers, or a provider entry in settings (``ProviderEntry``)."""
+
     api_key: str | None = None
     custom_host: str | None = None
     # Azure OpenAI
@@ -42,8 +44,6 @@ class Target(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fi
     override_params: dict[str, Any] | None = None
     forward_headers: list[str] | None = None
     request_timeout: int | None = None  # milliseconds
-    # settings slug this target came from (for logs and /v1/models)
-    slug: str | None = None
 
     def __repr__(self) -> str:
         shown = []
@@ -52,10 +52,18 @@ class Target(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fi
             if value is None:
                 continue
             shown.append(f"{name}={'***' if name in SECRET_FIELDS else repr(value)}")
-        return f"Target({', '.join(shown)})"
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     __str__ = __repr__
 
     def secrets(self) -> list[str]:
         """The credential values this target carries (for log redaction)."""
         return [v for n in SECRET_FIELDS if isinstance(v := getattr(self, n), str) and v]
+
+
+class Target(TargetFields, kw_only=True, omit_defaults=True):
+    """Where one attempt goes: a provider plus the fields above."""
+
+    provider: str
+    # settings slug this target came from (for logs and /v1/models)
+    slug: str | None = None

@@ -15,7 +15,7 @@ import msgspec
 
 from proxy.errors import InvalidRequest
 from proxy.routing.conditions import check_query
-from proxy.target import Target
+from proxy.target import Target, TargetFields
 
 StrategyMode = Literal["single", "fallback", "loadbalance", "conditional"]
 
@@ -59,8 +59,9 @@ class Strategy(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     cb_config: CircuitBreakerConfig | None = None  # Portkey's place for it
 
 
-class ConfigNode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One node of a config tree (the root is one too)."""
+class ConfigNode(TargetFields, forbid_unknown_fields=True, kw_only=True):
+    """One node of a config tree (the root is one too); credentials and provider fields
+    come from ``TargetFields``, the same names a Target has."""
 
     provider: str | None = None
     virtual_key: str | None = None  # a provider slug from settings
@@ -69,31 +70,12 @@ class ConfigNode(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     strategy: Strategy | None = None
     targets: list[ConfigNode] | None = None
     retry: Retry | None = None
-    request_timeout: int | None = None  # milliseconds
-    override_params: dict[str, Any] | None = None
-    custom_host: str | None = None
-    forward_headers: list[str] | None = None
     cache: CacheConfig | None = None
     cb_config: CircuitBreakerConfig | None = None
     input_guardrails: list[Any] | None = None
     output_guardrails: list[Any] | None = None
     before_request_hooks: list[Any] | None = None
     after_request_hooks: list[Any] | None = None
-    # credentials and provider-specific fields (same names as Target)
-    api_key: str | None = None
-    resource_name: str | None = None
-    deployment_id: str | None = None
-    api_version: str | None = None
-    azure_ad_token: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
-    aws_region: str | None = None
-    vertex_project_id: str | None = None
-    vertex_region: str | None = None
-    vertex_token: str | None = None
-    openai_organization: str | None = None
-    openai_project: str | None = None
 
 
 GatewayConfig = ConfigNode
