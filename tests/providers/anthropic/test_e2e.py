@@ -15,6 +15,7 @@ import pytest
 from proxy.providers.anthropic.structured import ANSWER_TOOL
 from tests.conftest import PROVIDER_KEY, SECRETS
 from tests.providers.anthropic.conftest import CHAIN
+from tests.providers.script import script_messages
 
 WEATHER = {
     "type": "function",
@@ -542,29 +543,8 @@ def test_client_beta_header_is_forwarded_when_named(claude) -> None:
 def test_issue_script_streamed_equals_not_streamed(claude, model) -> None:
     """Issue 3's script: system + tools + tool result + image + json_schema, both ways."""
     client, mock = claude
-    messages = [
-        {"role": "system", "content": "Answer with the weather as JSON."},
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "Where is this, and what is the weather?"},
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
-            ],
-        },
-        {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 21}'},
-        {"role": "user", "content": "Now give me the JSON."},
-    ]
+    # the shared script, plus a last user turn (Anthropic merges it after the tool result)
+    messages = [*script_messages(PNG), {"role": "user", "content": "Now give me the JSON."}]
     args = {
         "model": model,
         "messages": messages,
