@@ -36,6 +36,8 @@ class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     pool_size_per_host: int = 0  # 0: no per-host limit
     keepalive_timeout: float = 60.0
     max_response_bytes: int = 64 * 1024 * 1024  # non-streamed answers larger than this fail
+    # send upstream calls through HTTPS_PROXY / HTTP_PROXY (honouring NO_PROXY)
+    proxy_from_env: bool = False
 
 
 class CustomHostSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -93,6 +95,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
 # env var -> (section, field, parser)
 _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_HOST": ("server", "host", str),
@@ -101,6 +105,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
     "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
+    "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
     "GATEWAY_OTEL_ENDPOINT": ("observability", "otel_endpoint", str),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),

@@ -36,6 +36,8 @@ def make_session(s: UpstreamSettings) -> aiohttp.ClientSession:
         # never keep a client's cookies between requests of different tenants
         cookie_jar=aiohttp.DummyCookieJar(),
         raise_for_status=False,
+        # egress through a corporate proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY
+        trust_env=s.proxy_from_env,
     )
 
 
