@@ -40,6 +40,9 @@ class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
     # OpenAI
     openai_organization: str | None = None
     openai_project: str | None = None
+    # Anthropic (Portkey's anthropic_beta / anthropic_version)
+    anthropic_beta: str | None = None
+    anthropic_version: str | None = None
     # request shaping
     override_params: dict[str, Any] | None = None
     forward_headers: list[str] | None = None

@@ -36,6 +36,8 @@ HEADER_FIELDS: dict[str, str] = {
     "x-portkey-vertex-region": "vertex_region",
     "x-portkey-openai-organization": "openai_organization",
     "x-portkey-openai-project": "openai_project",
+    "x-portkey-anthropic-beta": "anthropic_beta",
+    "x-portkey-anthropic-version": "anthropic_version",
 }
 
 

@@ -31,8 +31,12 @@ def headers(target: Target) -> dict[str, str]:
             "or configure the provider in settings",
             code="missing_api_key",
         )
-    return {
+    out = {
         "Content-Type": "application/json",
         "x-api-key": target.api_key,
-        "anthropic-version": API_VERSION,
+        # pinned by default: 2026-10-21 refuses temperature/top_p, which OpenAI clients send
+        "anthropic-version": target.anthropic_version or API_VERSION,
     }
+    if target.anthropic_beta:
+        out["anthropic-beta"] = target.anthropic_beta
+    return out

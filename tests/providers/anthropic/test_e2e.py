@@ -539,6 +539,27 @@ def test_client_beta_header_is_forwarded_when_named(claude) -> None:
     assert headers["anthropic-beta"] == "some-beta-2026-01-01"
 
 
+def test_portkey_anthropic_beta_and_version_headers(claude) -> None:
+    """Portkey's x-portkey-anthropic-beta / -version (the portkey-ai SDK's anthropic_beta)."""
+    client, mock = claude
+    client.chat.completions.create(
+        model="claude-sonnet-4-6",
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={
+            "x-portkey-anthropic-beta": "files-api-2025-04-14",
+            "x-portkey-anthropic-version": "2023-06-01",
+        },
+    )
+    headers = {k.lower(): v for k, v in mock.requests[-1]["headers"].items()}
+    assert headers["anthropic-beta"] == "files-api-2025-04-14"
+    assert headers["anthropic-version"] == "2023-06-01"
+    client.chat.completions.create(
+        model="claude-sonnet-4-6", messages=[{"role": "user", "content": "x"}]
+    )
+    headers = {k.lower(): v for k, v in mock.requests[-1]["headers"].items()}
+    assert "anthropic-beta" not in headers and headers["anthropic-version"] == "2023-06-01"
+
+
 @pytest.mark.parametrize("model", ["claude-sonnet-4-6", "claude-3-5-haiku-20241022"])
 def test_issue_script_streamed_equals_not_streamed(claude, model) -> None:
     """Issue 3's script: system + tools + tool result + image + json_schema, both ways."""
