@@ -7,6 +7,7 @@ the OpenAI error shape. Nothing else ever reaches the client: no traceback, no c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from proxy.gateway import Gateway
 from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.pipeline import shutdown_all, startup_all
+from proxy.providers import PROVIDERS
 from proxy.reply import CompletionReply, StreamReply, aclose
 from proxy.routing.resolve import request_config
 from proxy.schema import ChatRequest, encoder, request_decoder
@@ -276,6 +278,10 @@ def create_app(settings: Settings) -> web.Application:
         try:
             await gateway.observability.startup()
             await startup_all(gateway.middlewares, gateway)
+            for name in gateway.providers_named_in_settings():
+                warm = getattr(PROVIDERS[name], "warm", None)
+                if warm is not None:  # heavy imports before ready, not on the first request
+                    await asyncio.to_thread(warm)
         except BaseException:
             await session.close()  # a failed start-up must not leak the pool
             raise

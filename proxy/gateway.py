@@ -48,6 +48,19 @@ class Gateway:
         self.ready = False
         self.chain: Next | None = None
 
+    def providers_named_in_settings(self) -> set[str]:
+        """Providers the settings use (entries and configs): their adapters are warmed."""
+        names = {canonical(e.provider) for e in self.settings.providers.values()}
+        nodes = [*self.configs.values()]
+        if self.default_config is not None:
+            nodes.append(self.default_config)
+        while nodes:
+            node = nodes.pop()
+            if node.provider:
+                names.add(canonical(node.provider))
+            nodes.extend(node.targets or ())
+        return names & PROVIDERS.keys()
+
     def freeze(self, terminal: Next) -> None:
         # with tracing on, each middleware and each upstream attempt gets its own span
         self.chain = self.observability.chain(self.middlewares, terminal)

@@ -144,3 +144,23 @@ def test_cli_starts_with_no_settings_and_serves_health() -> None:
         proc.terminate()
         proc.wait(15)
     assert proc.returncode == 0
+
+
+def test_providers_named_in_settings_are_warmed_before_ready() -> None:
+    """A bedrock entry makes start-up import botocore, so the first request does not."""
+    code = (
+        "import asyncio, sys\n"
+        "from aiohttp import web\n"
+        "from proxy.app import create_app\n"
+        "from proxy.settings import parse_settings\n"
+        "s = parse_settings({'providers': {'b': {'provider': 'bedrock'}}}, {})\n"
+        "assert 'botocore.auth' not in sys.modules\n"
+        "async def main():\n"
+        "    r = web.AppRunner(create_app(s)); await r.setup(); await r.cleanup()\n"
+        "asyncio.run(main())\n"
+        "print('botocore.auth' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "True", out.stderr

@@ -25,6 +25,13 @@ from proxy.target import Target
 class BedrockAdapter:
     name = "bedrock"
 
+    def warm(self) -> None:
+        """Import botocore ahead of the first request (~140 ms that would block the loop)."""
+        import importlib
+
+        for module in ("botocore.auth", "botocore.awsrequest", "botocore.eventstream"):
+            importlib.import_module(module)
+
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
         req = body.request
         stream = bool(req.stream)
