@@ -10,10 +10,18 @@ import msgspec
 from proxy.schema import ChatRequest, encoder
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from multidict import CIMultiDictProxy
 
+    from proxy.reply import Reply
     from proxy.routing.config import GatewayConfig
     from proxy.target import Target
+
+    # (ctx, option index of the leaf, the upstream call) -> the attempt's reply
+    AttemptHook = Callable[
+        ["RequestContext", str, Callable[[], Awaitable[Reply]]], Awaitable[Reply]
+    ]
 
 
 class RequestBody:
@@ -63,9 +71,12 @@ class RequestBody:
 
 
 class RequestContext:
-    """Per-request state shared by the middlewares. Holds data, never callables."""
+    """Per-request state shared by the middlewares. Holds data, never callables (one
+    exception: ``attempt_hook``, which a middleware before the router sets to wrap each
+    upstream attempt, e.g. guardrails on nested config targets)."""
 
     __slots__ = (
+        "attempt_hook",
         "attempts",
         "auth_header",
         "body",
@@ -119,6 +130,7 @@ class RequestContext:
         self.target: Target | None = None
         self.targets_tried: list[str] = []
         self.attempts = 0
+        self.attempt_hook: AttemptHook | None = None  # the router calls it around each attempt
         self.response_headers: dict[str, str] = {}
         self.status: int | None = None
         self.error: str | None = None  # error type, for logs

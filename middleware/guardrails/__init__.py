@@ -29,6 +29,7 @@ from middleware.guardrails.denied import (
     hook_results,
 )
 from middleware.guardrails.documents import RequestDocument, ResponseDocument
+from middleware.guardrails.nested import AttemptGuards, Lists, NestedGuards, walk_nested
 from middleware.guardrails.registry import Guardrail, Registry
 from middleware.guardrails.runner import run_all, summary
 from middleware.guardrails.stream import StreamGuard
@@ -62,11 +63,17 @@ class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
 
 class Plan:
-    __slots__ = ("input", "output")
+    __slots__ = ("input", "nested", "output")
 
-    def __init__(self, input: list[Guardrail], output: list[Guardrail]) -> None:
+    def __init__(
+        self,
+        input: list[Guardrail],
+        output: list[Guardrail],
+        nested: NestedGuards | None = None,
+    ) -> None:
         self.input = input
         self.output = output
+        self.nested = nested or {}  # guardrails of nested targets, by leaf option index
 
 
 class GuardrailsMiddleware:
@@ -146,8 +153,8 @@ class GuardrailsMiddleware:
             (OUTPUT_HEADER, h_out or ""), lambda: self._header_list(h_out, OUTPUT_HEADER)
         )
         base_in, base_out = (plan.input, plan.output) if plan else ([], [])
-        merged = Plan(base_in + extra_in, base_out + extra_out)
-        return merged if merged.input or merged.output else None
+        merged = Plan(base_in + extra_in, base_out + extra_out, plan.nested if plan else None)
+        return merged if merged.input or merged.output or merged.nested else None
 
     def _client_cached(self, key: tuple[str, str], build: Callable[[], T]) -> T:
         """Client-sent definitions, built once per distinct text (errors are not cached)."""
@@ -172,20 +179,25 @@ class GuardrailsMiddleware:
         return plan
 
     def _build_plan(self, cfg: ConfigNode, trusted: bool) -> Plan | None:
+        inputs, outputs = self._node_lists(cfg, "", trusted)
+        nested = walk_nested(cfg, lambda node, at: self._node_lists(node, at, trusted))
+        return Plan(inputs, outputs, nested) if inputs or outputs or nested else None
+
+    def _node_lists(self, node: ConfigNode, at: str, trusted: bool) -> Lists:
+        """One config node's input and output guardrails; ``at`` prefixes field names."""
         lists = (
-            ("input_guardrails", cfg.input_guardrails, True),
-            ("before_request_hooks", cfg.before_request_hooks, True),
-            ("output_guardrails", cfg.output_guardrails, False),
-            ("after_request_hooks", cfg.after_request_hooks, False),
+            ("input_guardrails", node.input_guardrails, True),
+            ("before_request_hooks", node.before_request_hooks, True),
+            ("output_guardrails", node.output_guardrails, False),
+            ("after_request_hooks", node.after_request_hooks, False),
         )
-        if all(entries is None for _, entries, _ in lists):
-            return None
-        plan = Plan([], [])
+        inputs: list[Guardrail] = []
+        outputs: list[Guardrail] = []
         for name, entries, is_input in lists:
             if entries:
-                target = plan.input if is_input else plan.output
-                target += self._entries(entries, name, trusted, "x-portkey-config")
-        return plan if plan.input or plan.output else None
+                found = self._entries(entries, at + name, trusted, "x-portkey-config")
+                (inputs if is_input else outputs).extend(found)
+        return inputs, outputs
 
     def _header_list(self, raw: str | None, header: str) -> list[Guardrail]:
         if raw is None or not raw.strip():
@@ -250,13 +262,25 @@ class GuardrailsMiddleware:
         if plan is None:
             return await call_next(ctx)
         before = await self._input(ctx, plan.input) if plan.input else []
-        reply = await call_next(ctx)
-        sync = [g for g in plan.output if not g.is_async]
-        detached = [g for g in plan.output if g.is_async]
+        if not plan.nested:
+            reply = await call_next(ctx)
+            output, earlier = plan.output, []
+        else:
+            attempt = AttemptGuards(self, plan.nested)
+            ctx.attempt_hook = attempt  # the router runs it around each upstream attempt
+            try:
+                reply = await call_next(ctx)
+            except GuardrailDenied as exc:  # a nested target's verdict: add the root's
+                exc.before = before + exc.before
+                raise
+            before = before + attempt.before
+            output, earlier = attempt.stream_output + plan.output, attempt.after
+        sync = [g for g in output if not g.is_async]
+        detached = [g for g in output if g.is_async]
         if isinstance(reply, StreamReply):
             if any(not r["verdict"] for r in before):
                 reply.status = HOOKS_SOFT_FAIL_STATUS
-            if not plan.output and not before:
+            if not output and not before:
                 return reply
             guard = StreamGuard(
                 ctx,
@@ -270,7 +294,7 @@ class GuardrailsMiddleware:
             )
             return guard.wrap(reply)
         assert isinstance(reply, CompletionReply)
-        return await self._output(ctx, reply, sync, detached, before)
+        return await self._output(ctx, reply, output, before, earlier)
 
     def _messages(self, ctx: RequestContext) -> list[dict[str, Any]]:
         msgs = ctx.body.as_dict().get("messages")
@@ -304,28 +328,54 @@ class GuardrailsMiddleware:
                 ) from None
         return results
 
+    async def _answer_checks(
+        self,
+        ctx: RequestContext,
+        reply: CompletionReply,
+        guardrails: list[Guardrail],
+        before: list[Any],
+        earlier: list[Any] | None = None,
+    ) -> tuple[dict[str, Any] | None, list[Any]]:
+        """Output guardrails on a complete answer: deny raises 446, mutators rewrite it.
+
+        Returns the decoded answer (None when no synchronous check ran) and the results.
+        """
+        sync = [g for g in guardrails if not g.is_async]
+        detached = [g for g in guardrails if g.is_async]
+        if detached:
+            doc = ResponseDocument(msgspec.json.decode(reply.completion.raw))
+            self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
+        if not sync:
+            return None, []
+        body = msgspec.json.decode(reply.completion.raw)
+        if not isinstance(body, dict):
+            return None, []
+        doc = ResponseDocument(body)
+        after = await run_all(sync, self._cx("afterRequestHook", ctx, doc))
+        self._report(ctx, "output", after)
+        if any(r["deny"] for r in after):
+            raise GuardrailDenied(before, (earlier or []) + after)
+        if doc.changed:
+            reply.completion = Completion(raw=encoder.encode(body))
+        return body, after
+
     async def _output(
         self,
         ctx: RequestContext,
         reply: CompletionReply,
-        sync: list[Guardrail],
-        detached: list[Guardrail],
+        guardrails: list[Guardrail],
         before: list[Any],
+        earlier: list[Any],
     ) -> Reply:
-        if detached:
-            doc = ResponseDocument(msgspec.json.decode(reply.completion.raw))
-            self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
-        if not sync and not before:
+        """Root output guardrails, then ``hook_results`` (with a nested target's) and 246."""
+        body, after = await self._answer_checks(ctx, reply, guardrails, before, earlier)
+        after = earlier + after
+        if not after and not before:
             return reply
-        body = msgspec.json.decode(reply.completion.raw)
-        if not isinstance(body, dict):
-            return reply
-        after: list[Any] = []
-        if sync:
-            after = await run_all(sync, self._cx("afterRequestHook", ctx, ResponseDocument(body)))
-            self._report(ctx, "output", after)
-            if any(r["deny"] for r in after):
-                raise GuardrailDenied(before, after)
+        if body is None:
+            body = msgspec.json.decode(reply.completion.raw)
+            if not isinstance(body, dict):
+                return reply
         body["hook_results"] = hook_results(before, after)
         reply.completion = Completion(raw=encoder.encode(body))
         if any(not r["verdict"] for r in before + after):

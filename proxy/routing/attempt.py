@@ -41,6 +41,21 @@ def is_transport(err: GatewayError) -> bool:
     )
 
 
+GUARDRAIL_DENIED = 446  # a guardrail's verdict on a target, not a failure of it
+
+
+def moves_on(err: GatewayError, codes: list[int] | None) -> bool:
+    """Whether a fallback tries its next target after ``err``.
+
+    A guardrail deny (446) is a verdict: it moves on only when ``on_status_codes`` lists
+    446 (Portkey's documented way to fall back on a guardrail). Any other failure moves on
+    when listed, or always when the list is unset; transport failures always do.
+    """
+    if err.status == GUARDRAIL_DENIED:
+        return codes is not None and GUARDRAIL_DENIED in codes
+    return codes is None or err.status in codes or is_transport(err)
+
+
 def apply_overrides(ctx: RequestContext, overrides: dict[str, Any] | None) -> None:
     if not overrides:
         return

@@ -25,7 +25,13 @@ import structlog
 
 from proxy.errors import GatewayError, InvalidRequest
 from proxy.reply import Reply
-from proxy.routing.attempt import BodySnapshot, apply_overrides, call_target, is_transport
+from proxy.routing.attempt import (
+    BodySnapshot,
+    apply_overrides,
+    call_target,
+    is_transport,
+    moves_on,
+)
 from proxy.routing.breaker import BreakerPolicy, BreakerStore, MemoryBreakerStore
 from proxy.routing.conditions import matches
 from proxy.routing.config import CircuitBreakerConfig, ConfigNode, Retry
@@ -189,9 +195,7 @@ class RequestRun:
             try:
                 return await self.guarded(*kid, policy, cb)
             except GatewayError as err:
-                if self.exhausted or not (
-                    codes is None or err.status in codes or is_transport(err)
-                ):
+                if self.exhausted or not moves_on(err, codes):
                     raise
                 last = err
         if last is None:  # every target's circuit is open: bypass the breakers
@@ -199,9 +203,7 @@ class RequestRun:
                 try:
                     return await self.guarded(*kid, None, cb)
                 except GatewayError as err:
-                    if self.exhausted or not (
-                        codes is None or err.status in codes or is_transport(err)
-                    ):
+                    if self.exhausted or not moves_on(err, codes):
                         raise
                     last = err
         assert last is not None
@@ -336,7 +338,11 @@ class RequestRun:
             apply_overrides(ctx, target.override_params)
             if ctx.model.startswith("@"):  # override_params.model: "@slug/model"
                 ctx.model = split_model(ctx.model)[1]
-            reply = await call_target(ctx, target, self.call_next)
+            hook = ctx.attempt_hook  # e.g. guardrails of the nodes on this target's path
+            if hook is None:
+                reply = await call_target(ctx, target, self.call_next)
+            else:
+                reply = await hook(ctx, index, lambda: call_target(ctx, target, self.call_next))
         except GatewayError as err:
             log.info(
                 "upstream attempt failed",
