@@ -22,10 +22,16 @@ import msgspec
 import structlog
 from aiohttp import web
 
+from proxy import embeddings_native as native
 from proxy.context import RequestBody, RequestContext
 from proxy.errors import GatewayError, InvalidRequest, UpstreamTimeout, UpstreamUnreachable
 from proxy.providers import canonical, get_adapter
-from proxy.providers.base import EmbeddingsAdapter, UpstreamRequest
+from proxy.providers.base import (
+    EmbeddingsAdapter,
+    EmbeddingsInput,
+    NativeEmbeddingsAdapter,
+    UpstreamRequest,
+)
 from proxy.routing.resolve import (
     check_host,
     header_fields,
@@ -82,9 +88,9 @@ def _decode(raw: bytes) -> EmbeddingsRequest:
         ) from None
 
 
-def embeddings_adapter(provider: str) -> EmbeddingsAdapter:
+def embeddings_adapter(provider: str) -> EmbeddingsAdapter | NativeEmbeddingsAdapter:
     adapter = get_adapter(provider)
-    if not isinstance(adapter, EmbeddingsAdapter):
+    if not isinstance(adapter, (EmbeddingsAdapter, NativeEmbeddingsAdapter)):
         raise InvalidRequest(
             f"provider {adapter.name!r} has no embeddings endpoint on this gateway",
             param="x-portkey-provider",
@@ -121,9 +127,14 @@ def resolve_target(ctx: RequestContext, gw: Gateway) -> tuple[Target, str]:
 
 
 async def send(
-    gw: Gateway, adapter: EmbeddingsAdapter, up: UpstreamRequest, limit_s: float | None
+    gw: Gateway,
+    adapter: EmbeddingsAdapter | NativeEmbeddingsAdapter,
+    up: UpstreamRequest,
+    limit_s: float | None,
+    *,
+    all_headers: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
-    """Perform the call; the answer's bytes and the headers worth passing on."""
+    """Perform the call; the answer's bytes and the headers worth passing on (or all)."""
     from middleware.relay import passed_headers, read_body
 
     deadline = None if limit_s is None else asyncio.get_running_loop().time() + limit_s
@@ -144,7 +155,7 @@ async def send(
                 f"{adapter.name} connection broke while reading the answer ({type(exc).__name__})",
                 code="upstream_disconnected",
             ) from None
-        return raw, passed_headers(resp.headers)
+        return raw, dict(resp.headers) if all_headers else passed_headers(resp.headers)
     finally:
         resp.release()
 
@@ -154,6 +165,9 @@ async def embed_texts(
 ) -> list[list[float]]:
     """Embed ``texts`` with ``target`` (used by the semantic cache). Raises GatewayError."""
     adapter = embeddings_adapter(target.provider)
+    if isinstance(adapter, NativeEmbeddingsAdapter):
+        inp = EmbeddingsInput(texts)
+        return (await native.embed(gw, adapter, inp, target, model, limit_s))[0]
     body = encoder.encode({"model": model, "input": texts, "encoding_format": "float"})
     up = adapter.build_embeddings_request(body, target, model)
     raw, _ = await send(gw, adapter, up, limit_s)
@@ -205,10 +219,15 @@ def embeddings_handler(gw: Gateway) -> Handler:
             target, model = resolve_target(ctx, gw)
             adapter = embeddings_adapter(target.provider)
             headers["x-portkey-provider"] = fields["provider"] = target.provider
-            body = raw if model == req.model else _with_model(raw, model)
-            up = adapter.build_embeddings_request(body, target, model)
             timeout = target.request_timeout / 1000.0 if target.request_timeout else None
-            answer, passed = await send(gw, adapter, up, timeout)
+            if isinstance(adapter, NativeEmbeddingsAdapter):
+                inp, as_base64 = native.parse_input(raw)
+                got = await native.embed(gw, adapter, inp, target, model, timeout)
+                answer, passed = native.render(got[0], got[1], model, as_base64), got[2]
+            else:
+                body = raw if model == req.model else _with_model(raw, model)
+                up = adapter.build_embeddings_request(body, target, model)
+                answer, passed = await send(gw, adapter, up, timeout)
         except GatewayError as exc:
             _log(fields, start, exc.status, exc.type)
             return error_response(exc, headers)

@@ -141,3 +141,34 @@ class EmbeddingsAdapter(Protocol):
     ) -> UpstreamRequest: ...
 
     def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
+
+
+class EmbeddingsInput(msgspec.Struct, frozen=True):
+    """What a native embeddings API needs from OpenAI's request: texts and the size asked for."""
+
+    texts: list[str]
+    dimensions: int | None = None
+
+
+@runtime_checkable
+class NativeEmbeddingsAdapter(Protocol):
+    """An adapter whose provider has its own embeddings API (Gemini, Vertex AI, Bedrock).
+
+    ``embeddings_calls`` plans one or more upstream calls (some models take one text per
+    call); the gateway performs them and hands their answers, in order, to
+    ``parse_embeddings``, which returns one vector per text and the prompt tokens counted.
+    A parameter the provider cannot honour is an ``InvalidRequest`` from
+    ``embeddings_calls``, before anything is sent.
+    """
+
+    name: str
+
+    def embeddings_calls(
+        self, inp: EmbeddingsInput, target: Target, model: str
+    ) -> list[UpstreamRequest]: ...
+
+    def parse_embeddings(
+        self, answers: list[tuple[Mapping[str, str], bytes]], inp: EmbeddingsInput, model: str
+    ) -> tuple[list[list[float]], int]: ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...

@@ -14,6 +14,7 @@ from proxy.errors import GatewayError
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.api import auth_headers, endpoint_url
+from proxy.providers.bedrock.embeddings import BedrockEmbeddings
 from proxy.providers.bedrock.errors import parse_error
 from proxy.providers.bedrock.request import build_converse
 from proxy.providers.bedrock.response import completion_id, parse_completion
@@ -22,7 +23,7 @@ from proxy.reply import Completion
 from proxy.target import Target
 
 
-class BedrockAdapter:
+class BedrockAdapter(BedrockEmbeddings):
     name = "bedrock"
 
     def warm(self) -> None:

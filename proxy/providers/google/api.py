@@ -21,6 +21,7 @@ from proxy.context import RequestBody
 from proxy.errors import AuthenticationError, GatewayError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.google import native as g
+from proxy.providers.google.embeddings import GeminiEmbeddings, VertexEmbeddings
 from proxy.providers.google.errors import parse_error
 from proxy.providers.google.request import build_body
 from proxy.providers.google.response import parse_response
@@ -47,7 +48,7 @@ def versioned(host: str, version: str) -> str:
     return host if _VERSIONED.search(host) else f"{host}/{version}"
 
 
-class GeminiAdapter:
+class GeminiAdapter(GeminiEmbeddings):
     """The Gemini API (Google AI Studio keys)."""
 
     name = "google"
@@ -88,7 +89,7 @@ class GeminiAdapter:
         return GeminiStream(model, include_usage, self.name)
 
 
-class VertexAdapter(GeminiAdapter):
+class VertexAdapter(VertexEmbeddings, GeminiAdapter):
     """Gemini on Vertex AI: same wire format, project/region URL, OAuth bearer token."""
 
     name = "vertex-ai"

@@ -108,7 +108,35 @@ class MockBedrock:
         app = web.Application()
         app.router.add_post("/model/{model_id}/converse", self.converse)
         app.router.add_post("/model/{model_id}/converse-stream", self.converse)
+        app.router.add_post("/model/{model_id}/invoke", self.invoke)
         return app
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        """InvokeModel for the embedding models (tests.providers.bedrock.mock_invoke)."""
+        from tests.providers.bedrock.mock_invoke import invoke_embeddings
+
+        raw = await request.read()
+        model = request.match_info["model_id"]
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        self.requests.append(
+            {
+                "raw_path": request.raw_path,
+                "model": model,
+                "invoke": True,
+                "headers": dict(request.headers),
+                "json": body,
+            }
+        )
+        denied = self.check_auth(request, raw)
+        if denied is not None:
+            return error_response(403, denied, "UnrecognizedClientException")
+        if failure := re.match(r"error-(\d{3})", model):  # error-429-amazon.titan-...
+            status = int(failure[1])
+            return error_response(status, f"mock failure {status}")
+        return invoke_embeddings(model, body)
 
     # ------------------------------------------------------------ auth
 

@@ -99,6 +99,8 @@ class MockGemini:
         )
         if model.startswith("error-"):
             return google_error(int(model.split("-", 1)[1]))
+        if method in ("batchEmbedContents", "predict"):
+            return embed_answer(method, model, body)
         if method not in ("generateContent", "streamGenerateContent"):
             return google_error(404, f"method {method} not found")
         if model == "blocked":
@@ -216,3 +218,45 @@ def merge(events: list[dict[str, Any]]) -> dict[str, Any]:
         "modelVersion": last["modelVersion"],
         "responseId": "mock-response-1",
     }
+
+
+# --- embeddings: the Gemini API's batchEmbedContents and Vertex AI's text-embeddings predict
+
+EMBED_DIMS = 8
+
+
+def embedding(text: str, dims: int | None) -> list[float]:
+    """A deterministic vector per text, the same for texts that differ only in case, spacing
+    or final punctuation (so a semantic-cache test can get a near-duplicate hit)."""
+    from tests.cache.mock_embeddings import hashed_vector
+
+    return hashed_vector(" ".join(text.lower().split()).rstrip("?!."), dims or EMBED_DIMS)
+
+
+def embed_answer(method: str, model: str, body: dict[str, Any]) -> web.Response:
+    if method == "batchEmbedContents":
+        out = []
+        for req in body.get("requests", []):
+            if req.get("model") != f"models/{model}":
+                return google_error(400, "requests[].model must match the URL's model")
+            text = " ".join(p["text"] for p in req["content"]["parts"])
+            out.append({"values": embedding(text, req.get("outputDimensionality"))})
+        if not out:
+            return google_error(400, "* BatchEmbedContentsRequest.requests: must not be empty")
+        return web.json_response({"embeddings": out})
+    instances = body.get("instances", [])
+    if not instances or ("gemini" in model and len(instances) > 1):
+        return google_error(400, f"{model} takes one instance per request")
+    dims = body.get("parameters", {}).get("outputDimensionality")
+    predictions = [
+        {
+            "embeddings": {
+                "values": embedding(i["content"], dims),
+                "statistics": {"token_count": len(i["content"].split()), "truncated": False},
+            }
+        }
+        for i in instances
+    ]
+    chars = sum(len(i["content"]) for i in instances)
+    metadata = {"billableCharacterCount": chars}
+    return web.json_response({"predictions": predictions, "metadata": metadata})

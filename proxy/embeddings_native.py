@@ -1,0 +1,147 @@
+"""``POST /v1/embeddings`` for providers with their own embeddings API (Gemini, Vertex, Bedrock).
+
+OpenAI's request is checked here (text input only, ``dimensions``, ``encoding_format``), the
+adapter plans the native call(s), the calls run concurrently on the gateway's session (a
+bounded number at a time: Titan takes one text per call) and the vectors come back in
+OpenAI's answer shape, ``base64`` being little-endian float32 as OpenAI sends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import struct
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from proxy.errors import GatewayError, InvalidRequest
+from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
+from proxy.schema import encoder
+from proxy.target import Target
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+
+MAX_INPUTS = 2048  # OpenAI's own limit per request
+CONCURRENT_CALLS = 8  # per request, for models that take one text per call
+
+
+class _Request(msgspec.Struct):
+    input: str | list[Any]
+    dimensions: int | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+
+
+class _Item(msgspec.Struct):
+    index: int
+    embedding: list[float] | str
+    object: str = "embedding"
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class _Answer(msgspec.Struct):
+    data: list[_Item]
+    model: str
+    usage: _Usage
+    object: str = "list"
+
+
+_decoder = msgspec.json.Decoder(_Request)
+
+
+def parse_input(raw: bytes) -> tuple[EmbeddingsInput, bool]:
+    """The texts and dimensions asked for, and whether base64 was asked for; 400 otherwise."""
+    try:
+        req = _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        param = next((p for p in ("dimensions", "encoding_format") if p in text), "input")
+        raise InvalidRequest(f"{param}: {text}", param=param, code="invalid_value") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(
+            f"request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
+    texts = [req.input] if isinstance(req.input, str) else req.input
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise InvalidRequest(
+            "input must be a string or a non-empty list of strings for this provider "
+            "(token-id input is only accepted by OpenAI-compatible providers)",
+            param="input",
+            code="invalid_value",
+        )
+    if len(texts) > MAX_INPUTS:
+        raise InvalidRequest(
+            f"input holds {len(texts)} texts; at most {MAX_INPUTS} per request",
+            param="input",
+            code="invalid_value",
+        )
+    if req.dimensions is not None and req.dimensions < 1:
+        raise InvalidRequest("dimensions must be at least 1", param="dimensions")
+    return EmbeddingsInput(texts, req.dimensions), req.encoding_format == "base64"
+
+
+async def embed(
+    gw: Gateway,
+    adapter: NativeEmbeddingsAdapter,
+    inp: EmbeddingsInput,
+    target: Target,
+    model: str,
+    limit_s: float | None,
+) -> tuple[list[list[float]], int, dict[str, str]]:
+    """Vectors (one per text, in order), prompt tokens and the headers worth passing on."""
+    from middleware.relay import passed_headers
+    from proxy.embeddings import send  # that module imports this one
+
+    calls = adapter.embeddings_calls(inp, target, model)
+    gate = asyncio.Semaphore(CONCURRENT_CALLS)
+
+    async def one(up: UpstreamRequest) -> tuple[bytes, dict[str, str]]:
+        async with gate:
+            return await send(gw, adapter, up, limit_s, all_headers=True)
+
+    if len(calls) == 1:
+        results = [await one(calls[0])]
+    else:
+        results = await _all_or_nothing([one(up) for up in calls])
+    answers: list[tuple[Mapping[str, str], bytes]] = [(h, raw) for raw, h in results]
+    try:
+        vectors, tokens = adapter.parse_embeddings(answers, inp, model)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise GatewayError(
+            f"{adapter.name} sent an embeddings answer the gateway cannot read: {exc}",
+            status=502,
+            code="invalid_upstream_response",
+        ) from None
+    if len(vectors) != len(inp.texts):
+        raise GatewayError(
+            f"{adapter.name} returned {len(vectors)} embeddings for {len(inp.texts)} inputs",
+            status=502,
+            code="invalid_upstream_response",
+        )
+    return vectors, tokens, passed_headers(results[0][1])
+
+
+async def _all_or_nothing(coros: list[Any]) -> list[tuple[bytes, dict[str, str]]]:
+    """All results, or the first error with the remaining calls cancelled."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for t in tasks:
+            t.cancel()
+
+
+def render(vectors: list[list[float]], tokens: int, model: str, as_base64: bool) -> bytes:
+    """OpenAI's embeddings answer."""
+    data = [_Item(i, _b64(v) if as_base64 else v) for i, v in enumerate(vectors)]
+    return encoder.encode(_Answer(data, model, _Usage(tokens, tokens)))
+
+
+def _b64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
