@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -127,7 +127,10 @@ async def embed(
     return vectors, tokens, passed_headers(results[0][1])
 
 
-async def _all_or_nothing(coros: list[Any]) -> list[tuple[bytes, dict[str, str]]]:
+_Result = tuple[bytes, dict[str, str]]
+
+
+async def _all_or_nothing(coros: list[Coroutine[Any, Any, _Result]]) -> list[_Result]:
     """All results, or the first error with the remaining calls cancelled."""
     tasks = [asyncio.ensure_future(c) for c in coros]
     try:

@@ -8,7 +8,8 @@
   "texts"}``, 1024 values each, the token count in ``X-Amzn-Bedrock-Input-Token-Count``
 
 Anything else is a ``ValidationException``. Vectors are deterministic per text
-(``vector(text, n)``), so tests can check what comes back.
+(``vector(text, n)``), so tests can check what comes back. A Titan ``inputText`` starting
+with ``error-<status>`` fails that one call with that status.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def invoke_embeddings(model: str, body: Any) -> web.Response:
             return _invalid(
                 f"Malformed input request: extraneous key {sorted(extra)} or no inputText"
             )
+        if text.startswith("error-"):
+            from tests.providers.bedrock.mock import error_response
+
+            status = int(text[6:9])
+            return error_response(status, f"mock failure {status}")
         dims = body.get("dimensions", 1024) if "-v2" in model else 1536
         if "-v2" in model and dims not in (256, 512, 1024):
             return _invalid("Malformed input request: dimensions must be 256, 512 or 1024")

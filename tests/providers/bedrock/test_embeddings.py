@@ -15,7 +15,7 @@ import struct
 import openai
 import pytest
 
-from tests.conftest import PROVIDER_KEY
+from tests.conftest import PROVIDER_KEY, GatewayFactory
 from tests.providers.bedrock.conftest import KEY_ID, REGION, BedrockClient
 from tests.providers.bedrock.mock import MockBedrock
 from tests.providers.bedrock.mock_invoke import vector
@@ -118,6 +118,40 @@ def test_errors_keep_their_status(
         client.embeddings.create(model=f"error-{status}-{TITAN}", input=["a", "b"])
     assert exc.value.status_code == status
     assert f"mock failure {status}" in exc.value.message
+
+
+def test_one_failed_call_fails_the_request(
+    bedrock_client: BedrockClient, mock_bedrock: Mock
+) -> None:
+    mock, _ = mock_bedrock
+    client = bedrock_client()
+    texts = ["fine", "error-429 this one", *(f"more {i}" for i in range(20))]
+    with pytest.raises(openai.RateLimitError) as exc:
+        client.embeddings.create(model=TITAN, input=texts)
+    assert "mock failure 429" in exc.value.message
+    assert 2 <= len(_invokes(mock)) <= len(texts)
+
+
+def test_slug_from_settings_signs_with_its_keys(
+    make_gateway: GatewayFactory, mock_bedrock: Mock
+) -> None:
+    mock, upstream = mock_bedrock
+    settings = {
+        "providers": {
+            "emb": {
+                "provider": "bedrock",
+                "custom_host": upstream.url,
+                "aws_access_key_id": KEY_ID,
+                "aws_secret_access_key": PROVIDER_KEY,
+                "aws_region": REGION,
+            }
+        }
+    }
+    gw = make_gateway(settings)
+    client = openai.OpenAI(api_key="unused", base_url=gw.url + "/v1", max_retries=0)
+    r = client.embeddings.create(model=f"@emb/{TITAN}", input="from settings")
+    assert r.data[0].embedding == pytest.approx(vector("from settings", 1024), abs=1e-6)
+    assert SIGV4.match(_invokes(mock)[-1]["headers"]["Authorization"])
 
 
 def test_bad_signature_is_a_403(bedrock_client: BedrockClient, mock_bedrock: Mock) -> None:

@@ -234,6 +234,8 @@ def embedding(text: str, dims: int | None) -> list[float]:
 
 
 def embed_answer(method: str, model: str, body: dict[str, Any]) -> web.Response:
+    if model == "bad-answer":  # a 200 the gateway cannot read
+        return web.json_response({"embeddings": "nope"})
     if method == "batchEmbedContents":
         out = []
         for req in body.get("requests", []):

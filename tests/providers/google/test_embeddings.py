@@ -169,6 +169,15 @@ def test_errors_keep_their_status(
     assert mock.last["method"] == "batchEmbedContents"
 
 
+def test_unreadable_answer_is_a_502(make_gateway: GatewayFactory, mock_gemini: Mock) -> None:
+    _, upstream = mock_gemini
+    client = _gemini(make_gateway, upstream)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client.embeddings.create(model="bad-answer", input="x")
+    assert exc.value.status_code == 502
+    assert exc.value.body["code"] == "invalid_upstream_response"  # type: ignore[index]
+
+
 def test_requests_refused_before_the_upstream(
     make_gateway: GatewayFactory, mock_gemini: Mock
 ) -> None:
