@@ -272,6 +272,38 @@ def test_nested_output_deny_and_soft_fail(env: Env) -> None:
     assert after == [("soft", False), ("root-out", True)]  # the target's first, then the root's
 
 
+def test_output_deny_falls_back_only_when_446_is_listed(env: Env) -> None:
+    before = env.counts()
+    short = guard("default.wordCount", {"maxWords": 3}, deny=True)
+    targets = [env.target("a", output_guardrails=[short]), env.target("b")]
+    cfg: dict[str, Any] = {"strategy": {"mode": "fallback"}, "targets": targets}
+    env.denied("one two three four", cfg)  # a answered, its answer was denied: no fallback
+    assert env.counts() == (before[0] + 1, before[1])
+    cfg["strategy"]["on_status_codes"] = [446]
+    raw = env.chat("one two three four", cfg)
+    assert raw.status_code == 200 and raw.headers[INDEX] == "config.targets[1]"
+    assert env.counts() == (before[0] + 2, before[1] + 1)
+
+
+def test_a_retry_runs_the_targets_checks_again(env: Env, logs: Any) -> None:
+    before = env.counts()
+    flaky = env.target(
+        "a",
+        override_params={"model": "error-503"},
+        retry={"attempts": 2, "on_status_codes": [503]},
+        input_guardrails=[no_word("zzz", deny=False, id="per-try")],
+    )
+    with pytest.raises(openai.InternalServerError):
+        env.chat("hello", {"targets": [flaky]})
+    assert env.counts() == (before[0] + 3, before[1])
+    runs = [
+        line
+        for line in logs()
+        if line.get("event") == "guardrails" and line["results"][0]["id"] == "per-try"
+    ]
+    assert len(runs) == 3
+
+
 def test_nested_output_mutator_rewrites_that_answer(env: Env) -> None:
     prefix = guard("default.addPrefix", {"prefix": "[b] "})
     cfg = {"targets": [env.target("b", output_guardrails=[prefix])]}
