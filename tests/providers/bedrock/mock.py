@@ -4,7 +4,8 @@
 ``POST /model/{modelId}/converse-stream`` answers ``application/vnd.amazon.eventstream``
 binary frames (messageStart, contentBlockStart/Delta/Stop, messageStop, metadata), each
 with its CRCs. Errors are ``{"message": ...}`` with the ``x-amzn-ErrorType`` header.
-``test_mock_sdk.py`` proves the format with the official boto3 client.
+``test_mock_sdk.py`` proves the format with the official boto3 client. ``POST
+/model/{modelId}/invoke`` answers the embedding models (``mock_invoke.py``).
 
 Auth is checked like AWS does: a SigV4 ``Authorization`` header is verified in full (the
 signature is recomputed over the path as it arrived, the signed headers and the body hash,

@@ -5,7 +5,8 @@
 ``Authorization: Bearer``. Streams (``:streamGenerateContent?alt=sse``) send one
 ``GenerateContentResponse`` per SSE event, CRLF-separated as Google does, the candidate
 ``index`` left out when it is 0 (proto3 JSON). ``test_mock_sdk.py`` proves the format with the
-official ``google-genai`` SDK.
+official ``google-genai`` SDK. Embeddings: ``:batchEmbedContents`` (Gemini API) and ``:predict``
+(Vertex text embeddings), proven with the SDK's ``embed_content`` in ``test_embeddings.py``.
 
 The answer echoes the last user turn (text, ``<mime>`` for inline data, ``<uri>`` for file
 data, ``name=response`` for function responses), one candidate per ``candidateCount``.
