@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -23,18 +23,18 @@ from proxy.schema import (
     usage_decoder,
 )
 
+S = TypeVar("S", ChatCompletion, ChatCompletionChunk)
 
-class Completion:
-    """A complete chat completion: raw JSON bytes and/or the typed Struct."""
 
-    __slots__ = ("_parsed", "_raw", "_usage")
+class _Lazy(Generic[S]):
+    """JSON bytes and/or the typed Struct of one message; each made from the other on use."""
 
-    def __init__(self, raw: bytes | None = None, parsed: ChatCompletion | None = None) -> None:
-        if raw is None and parsed is None:
-            raise ValueError("a Completion needs bytes or a ChatCompletion")
+    __slots__ = ("_parsed", "_raw")
+    _decoder: ClassVar[msgspec.json.Decoder[Any]]
+
+    def __init__(self, raw: bytes | None, parsed: S | None) -> None:
         self._raw = raw
-        self._parsed = parsed
-        self._usage: Usage | bool | None = False  # False: not looked up yet
+        self._parsed: S | None = parsed
 
     @property
     def raw(self) -> bytes:
@@ -43,16 +43,33 @@ class Completion:
         return self._raw
 
     @property
-    def parsed(self) -> ChatCompletion:
-        if self._parsed is None:
+    def parsed(self) -> S:
+        found = self._parsed
+        if found is None:
             assert self._raw is not None
-            self._parsed = completion_decoder.decode(self._raw)
-        return self._parsed
+            found = self._parsed = self._decoder.decode(self._raw)
+        return found
 
-    def replace(self, parsed: ChatCompletion) -> None:
-        """Swap in an edited answer; the bytes are re-encoded on next use."""
+    def replace(self, parsed: S) -> None:
+        """Swap in an edited message; the bytes are re-encoded on next use."""
         self._parsed = parsed
         self._raw = None
+
+
+class Completion(_Lazy[ChatCompletion]):
+    """A complete chat completion."""
+
+    __slots__ = ("_usage",)
+    _decoder = completion_decoder
+
+    def __init__(self, raw: bytes | None = None, parsed: ChatCompletion | None = None) -> None:
+        if raw is None and parsed is None:
+            raise ValueError("a Completion needs bytes or a ChatCompletion")
+        super().__init__(raw, parsed)
+        self._usage: Usage | bool | None = False  # False: not looked up yet
+
+    def replace(self, parsed: ChatCompletion) -> None:
+        super().replace(parsed)
         self._usage = False
 
     def usage(self) -> Usage | None:
@@ -70,15 +87,16 @@ class Completion:
         return found
 
 
-class Chunk:
-    """One ``chat.completion.chunk`` of a stream: the SSE data bytes and/or the Struct.
+class Chunk(_Lazy[ChatCompletionChunk]):
+    """One ``chat.completion.chunk`` of a stream.
 
     ``flush`` is False when more chunks are already in hand (the relay decoded several from
     one upstream read): the handler then sends them to the client in one write instead of
     one syscall each. A middleware that drops a chunk should carry its ``flush`` over.
     """
 
-    __slots__ = ("_parsed", "_raw", "flush")
+    __slots__ = ("flush",)
+    _decoder = chunk_decoder
 
     def __init__(
         self,
@@ -86,26 +104,8 @@ class Chunk:
         parsed: ChatCompletionChunk | None = None,
         flush: bool = True,
     ) -> None:
-        self._raw = raw
-        self._parsed = parsed
+        super().__init__(raw, parsed)
         self.flush = flush
-
-    @property
-    def raw(self) -> bytes:
-        if self._raw is None:
-            self._raw = encoder.encode(self._parsed)
-        return self._raw
-
-    @property
-    def parsed(self) -> ChatCompletionChunk:
-        if self._parsed is None:
-            assert self._raw is not None
-            self._parsed = chunk_decoder.decode(self._raw)
-        return self._parsed
-
-    def replace(self, parsed: ChatCompletionChunk) -> None:
-        self._parsed = parsed
-        self._raw = None
 
     def usage(self) -> Usage | None:
         """Usage if this chunk carries it (cheap check on the bytes first)."""
