@@ -61,6 +61,26 @@ async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
     return b"".join(parts)
 
 
+async def read_within(
+    resp: aiohttp.ClientResponse, limit: int, deadline: float | None, provider: str
+) -> bytes:
+    """The whole body by ``deadline`` (loop time; None: no deadline), errors as 504 / 502."""
+    try:
+        if deadline is None:
+            return await read_body(resp, limit)
+        async with asyncio.timeout_at(deadline):
+            return await read_body(resp, limit)
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"{provider} did not answer in time", code="upstream_timeout"
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnreachable(
+            f"{provider} connection broke while reading the answer ({type(exc).__name__})",
+            code="upstream_disconnected",
+        ) from None
+
+
 class Relay:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
@@ -80,7 +100,7 @@ class Relay:
         try:
             headers = passed_headers(resp.headers)
             if resp.status >= 400:
-                raw = await self._read(resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name)
+                raw = await read_within(resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name)
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
                 raise adapter.parse_error(resp.status, resp.headers, raw)
             ctype = resp.headers.get("content-type", "")
@@ -90,7 +110,7 @@ class Relay:
                 chunks = self._pump(ctx, resp, translator, FRAMINGS[up.framing](), adapter.name)
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0  # time to headers
                 return StreamReply(chunks, resp.status, headers)
-            raw = await self._read(resp, self.max_response, loop_deadline, adapter.name)
+            raw = await read_within(resp, self.max_response, loop_deadline, adapter.name)
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
             completion = adapter.parse_response(resp.status, resp.headers, raw, ctx.model)
             if ctx.stream:  # the provider answered a stream request with one JSON body
@@ -99,24 +119,6 @@ class Relay:
         finally:
             if not owned:
                 resp.release()
-
-    async def _read(
-        self, resp: aiohttp.ClientResponse, limit: int, deadline: float | None, provider: str
-    ) -> bytes:
-        try:
-            if deadline is None:
-                return await read_body(resp, limit)
-            async with asyncio.timeout_at(deadline):
-                return await read_body(resp, limit)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{provider} did not answer in time", code="upstream_timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnreachable(
-                f"{provider} connection broke while reading the answer ({type(exc).__name__})",
-                code="upstream_disconnected",
-            ) from None
 
     async def _pump(
         self,

@@ -17,14 +17,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import msgspec
 import structlog
 from aiohttp import web
 
 from proxy import embeddings_native as native
 from proxy.context import RequestBody, RequestContext
-from proxy.errors import GatewayError, InvalidRequest, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import GatewayError, InvalidRequest
 from proxy.providers import canonical, get_adapter
 from proxy.providers.base import (
     EmbeddingsAdapter,
@@ -135,26 +134,17 @@ async def send(
     all_headers: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """Perform the call; the answer's bytes and the headers worth passing on (or all)."""
-    from middleware.relay import passed_headers, read_body
+    from middleware.relay import passed_headers, read_within
 
     deadline = None if limit_s is None else asyncio.get_running_loop().time() + limit_s
     resp = await open_upstream(gw.session, up, adapter.name, limit_s)
     try:
-        try:
-            async with asyncio.timeout_at(deadline):
-                if resp.status >= 400:
-                    raw = await read_body(resp, ERROR_BODY_LIMIT)
-                    raise adapter.parse_error(resp.status, resp.headers, raw)
-                raw = await read_body(resp, gw.settings.upstream.max_response_bytes)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{adapter.name} did not answer in time", code="upstream_timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamUnreachable(
-                f"{adapter.name} connection broke while reading the answer ({type(exc).__name__})",
-                code="upstream_disconnected",
-            ) from None
+        if resp.status >= 400:
+            raw = await read_within(resp, ERROR_BODY_LIMIT, deadline, adapter.name)
+            raise adapter.parse_error(resp.status, resp.headers, raw)
+        raw = await read_within(
+            resp, gw.settings.upstream.max_response_bytes, deadline, adapter.name
+        )
         return raw, dict(resp.headers) if all_headers else passed_headers(resp.headers)
     finally:
         resp.release()
