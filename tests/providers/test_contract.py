@@ -12,7 +12,7 @@ import pytest
 from proxy.context import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers import PROVIDERS
-from proxy.providers.base import UpstreamRequest
+from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
 from proxy.schema import request_decoder
 from proxy.target import Target
 
@@ -67,3 +67,30 @@ def test_stream_translator_shape(name: str) -> None:
     translator = PROVIDERS[name].stream_translator("m", True)
     assert callable(translator.feed) and callable(translator.finish)
     assert PROVIDERS[name].name == name
+
+
+NO_EMBEDDINGS_API = {"anthropic"}  # Anthropic points to Voyage AI for embeddings
+EMBED_MODELS = {
+    "google": "gemini-embedding-001",
+    "vertex-ai": "text-embedding-005",
+    "bedrock": "amazon.titan-embed-text-v2:0",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_embeddings_requests_keep_credentials_out_of_urls(name: str) -> None:
+    """Every adapter that serves /v1/embeddings builds http(s) calls, keys in headers only."""
+    adapter = PROVIDERS[name]
+    model = EMBED_MODELS.get(name, "text-embedding-3-small")
+    if isinstance(adapter, NativeEmbeddingsAdapter):
+        calls = adapter.embeddings_calls(EmbeddingsInput(["a", "b"]), target(name), model)
+    elif hasattr(adapter, "build_embeddings_request"):
+        body = b'{"model": "%s", "input": ["a", "b"]}' % model.encode()
+        calls = [adapter.build_embeddings_request(body, target(name), model)]
+    else:  # a provider with no embeddings API of its own: /v1/embeddings answers 400 for it
+        assert name in NO_EMBEDDINGS_API, f"{name} should serve /v1/embeddings"
+        return
+    assert calls
+    for up in calls:
+        assert up.url.startswith(("https://", "http://")) and SECRET not in up.url
+        assert up.body and SECRET not in repr(up)
