@@ -113,6 +113,11 @@ def test_embeddings_errors_in_openai_shape(make_gateway, mock_embeddings) -> Non
     with pytest.raises(openai.BadRequestError) as bad:
         client.embeddings.create(model="m", input="x", extra_headers={"x-portkey-provider": "nope"})
     assert bad.value.body["code"] == "unknown_provider"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as none:  # Anthropic has no embeddings API
+        client.embeddings.create(
+            model="m", input="x", extra_headers={"x-portkey-provider": "anthropic"}
+        )
+    assert "no embeddings endpoint" in none.value.message
     url = gw.url + "/v1/embeddings"
     r = httpx.post(url, json={"model": "m"}, headers={"x-portkey-provider": "openai"}, timeout=5)
     assert r.status_code == 400
