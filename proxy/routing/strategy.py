@@ -19,12 +19,13 @@ import asyncio
 import hashlib
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from proxy.errors import GatewayError, InvalidRequest
-from proxy.reply import Reply
+from proxy.reply import Chunk, Reply, StreamReply, aclose
 from proxy.routing.attempt import (
     BodySnapshot,
     apply_overrides,
@@ -101,6 +102,25 @@ def first_leaf(node: ConfigNode) -> tuple[list[ConfigNode], str]:
         path.append(node)
         index += ".targets[0]"
     return path, index
+
+
+async def _record_at_end(
+    chunks: AsyncIterator[Chunk], store: BreakerStore, key: str, policy: BreakerPolicy
+) -> AsyncIterator[Chunk]:
+    """Relay a stream and feed its breaker the outcome: a stream that breaks after its first
+    chunk is a failure of its target too. A client that hangs up says nothing either way."""
+    outcome: bool | None = None
+    try:
+        async for chunk in chunks:
+            yield chunk
+        outcome = False
+    except GatewayError as err:
+        outcome = policy.is_failure(err.status, is_transport(err))
+        raise
+    finally:
+        await aclose(chunks)
+        if outcome is not None:
+            await store.record(key, policy, outcome)
 
 
 def pick_weighted(weights: list[float], rng: random.Random) -> int:
@@ -280,13 +300,16 @@ class RequestRun:
         if policy is None:
             return await self.node(child, path, index, cb)
         key = self.breaker_key(index)
+        store = self.engine.store
         try:
             reply = await self.node(child, path, index, cb)
         except GatewayError as err:
             failed = policy.is_failure(err.status, is_transport(err))
-            await self.engine.store.record(key, policy, failed)
+            await store.record(key, policy, failed)
             raise
-        await self.engine.store.record(key, policy, False)
+        if isinstance(reply, StreamReply):  # the outcome is known when the stream ends
+            return reply.wrap(lambda chunks: _record_at_end(chunks, store, key, policy))
+        await store.record(key, policy, False)
         return reply
 
     # -- leaves: one target, its retries ------------------------------------------------

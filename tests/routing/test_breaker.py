@@ -8,7 +8,7 @@ import time
 import openai
 import pytest
 
-from tests.routing.conftest import access_lines, ask, client, router_settings
+from tests.routing.conftest import MESSAGES, access_lines, ask, client, router_settings
 
 
 def breaker_config(a, b, **cb) -> dict:
@@ -108,3 +108,17 @@ def test_breaker_inherited_into_nested_fallback(routed, upstream) -> None:
     ask(c)
     ask(c)
     assert (a.calls, b.calls) == (1, 2)
+
+
+def test_a_stream_that_breaks_after_its_first_chunk_counts_as_a_failure(
+    routed, upstream
+) -> None:
+    a, b = upstream("break"), upstream("ok")
+    c = client(routed, breaker_config(a, b, failure_threshold=2))
+    for _ in range(2):
+        with contextlib.suppress(openai.APIError):  # the error reaches the client mid-stream
+            list(c.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert a.calls == 2
+    chunks = list(c.chat.completions.create(model="m", messages=MESSAGES, stream=True))
+    assert a.calls == 2 and b.calls == 1  # open: the broken target is skipped
+    assert chunks[-1].choices[0].finish_reason == "stop"
