@@ -9,6 +9,7 @@ middlewares. Unknown keys are rejected so a typo is a 400 naming the field, not 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -107,13 +108,49 @@ def config_error(detail: str) -> InvalidRequest:
     )
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# parts of a node whose keys are the schema's (so camelCase spellings are accepted); the
+# rest (override_params, guardrails, condition queries) is the user's data, left as written
+_SCHEMA_PARTS = ("strategy", "retry", "cache", "cb_config")
+
+
+def _snake(key: str) -> str:
+    return _CAMEL.sub(r"_\1", key).lower()
+
+
+def _snake_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+    return {_snake(k) if isinstance(k, str) else k: v for k, v in d.items()}
+
+
+def snake_case_keys(node: Any) -> Any:
+    """Portkey's gateway takes config keys in camelCase too (``virtualKey``,
+    ``overrideParams``, ``onStatusCodes``): rename them to the schema's snake_case."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = _snake(key) if isinstance(key, str) else key
+        if name in _SCHEMA_PARTS and isinstance(value, dict):
+            value = _snake_dict(value)
+            if isinstance(value.get("cb_config"), dict):  # strategy.cb_config
+                value["cb_config"] = _snake_dict(value["cb_config"])
+        elif name == "targets" and isinstance(value, list):
+            value = [snake_case_keys(child) for child in value]
+        out[name] = value
+    return out
+
+
 def parse_config(data: bytes | str | dict[str, Any]) -> ConfigNode:
     """Decode and validate a config; raises InvalidRequest naming the bad field."""
     try:
         if isinstance(data, dict):
-            node = msgspec.convert(data, ConfigNode)
+            node = msgspec.convert(snake_case_keys(data), ConfigNode)
         else:
-            node = _decoder.decode(data)
+            try:
+                node = _decoder.decode(data)
+            except msgspec.ValidationError:
+                # maybe camelCase keys: decode loosely, rename, validate (errors from here)
+                node = msgspec.convert(snake_case_keys(msgspec.json.decode(data)), ConfigNode)
     except msgspec.ValidationError as exc:
         raise config_error(_where(exc)) from None
     except msgspec.DecodeError as exc:

@@ -91,3 +91,22 @@ def test_unknown_config_id(routed) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         ask(client(routed, "no-such-config"))
     assert info.value.body["code"] == "unknown_config"
+
+
+def test_camel_case_config_keys_are_accepted(routed, upstream) -> None:
+    """Portkey's gateway takes camelCase keys too; user data inside stays as written."""
+    a, b = upstream(503), upstream("ok")
+    config = {
+        "strategy": {
+            "mode": "fallback",
+            "onStatusCodes": [503],
+            "cbConfig": {"failureThreshold": 5},
+        },
+        "targets": [
+            {**a.target(), "requestTimeout": 5000},
+            {**b.target(), "overrideParams": {"max_tokens": 7}},
+        ],
+    }
+    raw = ask(client(routed, config))
+    assert raw.headers["x-portkey-last-used-option-index"] == "config.targets[1]"
+    assert b.mock.requests[-1]["json"]["max_tokens"] == 7
