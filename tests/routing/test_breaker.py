@@ -110,9 +110,7 @@ def test_breaker_inherited_into_nested_fallback(routed, upstream) -> None:
     assert (a.calls, b.calls) == (1, 2)
 
 
-def test_a_stream_that_breaks_after_its_first_chunk_counts_as_a_failure(
-    routed, upstream
-) -> None:
+def test_a_stream_that_breaks_after_its_first_chunk_counts_as_a_failure(routed, upstream) -> None:
     a, b = upstream("break"), upstream("ok")
     c = client(routed, breaker_config(a, b, failure_threshold=2))
     for _ in range(2):
