@@ -302,6 +302,19 @@ class _UsageOnly(Struct):
 usage_decoder = msgspec.json.Decoder(_UsageOnly)
 
 
+def text_of_json(content: Any) -> str:
+    """``text_of`` for content still in its JSON form (a string or a list of part dicts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
 def text_of(content: Content | list[TextPart] | None) -> str:
     """The text of a message's content, parts joined with newlines."""
     if content is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from proxy.routing.resolve import HEADER_FIELDS, provider_key
+from proxy.schema import text_of_json
 from proxy.target import SECRET_FIELDS
 
 if TYPE_CHECKING:
@@ -81,18 +82,6 @@ def exact_key(ctx: RequestContext, namespace: str, body: dict[str, Any] | None =
     return _digest(ident)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            p["text"]
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-        )
-    return ""
-
-
 def semantic_key(
     ctx: RequestContext, namespace: str, body: dict[str, Any], embed: EmbedWhat
 ) -> tuple[str, str] | None:
@@ -107,7 +96,9 @@ def semantic_key(
     rest = dict(body)
     if embed == "all":
         text = "\n".join(
-            f"{m.get('role')}: {_text(m.get('content'))}" for m in messages if isinstance(m, dict)
+            f"{m.get('role')}: {text_of_json(m.get('content'))}"
+            for m in messages
+            if isinstance(m, dict)
         )
         rest.pop("messages")
     else:
@@ -121,7 +112,7 @@ def semantic_key(
         )
         if idx is None:
             return None
-        text = _text(messages[idx].get("content"))
+        text = text_of_json(messages[idx].get("content"))
         rest["messages"] = [*messages[:idx], {"role": "user", "embedded": True}]
         rest["messages"] += messages[idx + 1 :]
     if not text.strip():

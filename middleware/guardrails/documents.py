@@ -11,19 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from proxy.schema import text_of_json
+
 Rewrite = Callable[[str], str]
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            p["text"]
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-        )
-    return ""
 
 
 def _rewrite_content(content: Any, fn: Rewrite) -> tuple[Any, bool]:
@@ -75,7 +65,7 @@ class RequestDocument(Document):
     def text(self) -> str:
         if not self.messages:
             return ""
-        return _content_text(self.messages[-1].get("content"))
+        return text_of_json(self.messages[-1].get("content"))
 
     def segments(self) -> Iterator[str]:
         for m in self.messages:
@@ -133,7 +123,7 @@ class ResponseDocument(Document):
     @property
     def text(self) -> str:
         for m in self._messages():
-            return _content_text(m.get("content"))
+            return text_of_json(m.get("content"))
         return ""
 
     def segments(self) -> Iterator[str]:
