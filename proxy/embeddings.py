@@ -164,18 +164,9 @@ async def embed_texts(
     try:
         data = _list_decoder.decode(raw).data
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise GatewayError(
-            f"{adapter.name} sent an embeddings answer the gateway cannot read: {exc}",
-            status=502,
-            code="invalid_upstream_response",
-        ) from None
+        raise native.unreadable_answer(adapter.name, exc) from None
     data.sort(key=lambda e: e.index)
-    if len(data) != len(texts):
-        raise GatewayError(
-            f"{adapter.name} returned {len(data)} embeddings for {len(texts)} inputs",
-            status=502,
-            code="invalid_upstream_response",
-        )
+    native.check_count(adapter.name, len(data), len(texts))
     return [e.embedding for e in data]
 
 

@@ -55,6 +55,24 @@ class _Answer(msgspec.Struct):
 _decoder = msgspec.json.Decoder(_Request)
 
 
+def unreadable_answer(provider: str, exc: Exception) -> GatewayError:
+    return GatewayError(
+        f"{provider} sent an embeddings answer the gateway cannot read: {exc}",
+        status=502,
+        code="invalid_upstream_response",
+    )
+
+
+def check_count(provider: str, got: int, wanted: int) -> None:
+    """One vector per input text, or the answer is unusable (502)."""
+    if got != wanted:
+        raise GatewayError(
+            f"{provider} returned {got} embeddings for {wanted} inputs",
+            status=502,
+            code="invalid_upstream_response",
+        )
+
+
 def parse_input(raw: bytes) -> tuple[EmbeddingsInput, bool]:
     """The texts and dimensions asked for, and whether base64 was asked for; 400 otherwise."""
     try:
@@ -113,17 +131,8 @@ async def embed(
     try:
         vectors, tokens = adapter.parse_embeddings(answers, inp, model)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise GatewayError(
-            f"{adapter.name} sent an embeddings answer the gateway cannot read: {exc}",
-            status=502,
-            code="invalid_upstream_response",
-        ) from None
-    if len(vectors) != len(inp.texts):
-        raise GatewayError(
-            f"{adapter.name} returned {len(vectors)} embeddings for {len(inp.texts)} inputs",
-            status=502,
-            code="invalid_upstream_response",
-        )
+        raise unreadable_answer(adapter.name, exc) from None
+    check_count(adapter.name, len(vectors), len(inp.texts))
     return vectors, tokens, passed_headers(results[0][1])
 
 
