@@ -21,7 +21,7 @@ from middleware.translate import Translate
 from proxy import __version__
 from proxy.context import RequestBody, RequestContext
 from proxy.embeddings import embeddings_handler
-from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
+from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge, validation_where
 from proxy.gateway import Gateway
 from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.pipeline import shutdown_all, startup_all
@@ -52,11 +52,10 @@ def error_response(exc: GatewayError, extra: dict[str, str] | None = None) -> we
 
 
 def _param_of(exc: msgspec.ValidationError) -> tuple[str, str | None]:
-    text = str(exc)
-    message, sep, where = text.rpartition(" - at `")
-    if sep:
-        param = where.rstrip("`").removeprefix("$").lstrip(".")
+    message, param = validation_where(exc)
+    if param is not None:
         return f"{param}: {message}", param
+    text = message
     if "missing required field `" in text:
         param = text.split("`")[1]
         return f"{param}: is required", param

@@ -124,6 +124,18 @@ def type_for_status(status: int) -> str:
     return _TYPE_BY_STATUS.get(status, "api_error" if status >= 500 else "invalid_request_error")
 
 
+def validation_where(exc: Exception) -> tuple[str, str | None]:
+    """Split msgspec's ``"<message> - at `$.a.b[0]`"`` into ("<message>", "a.b[0]").
+
+    The field is "" for the top level and None when msgspec named no place.
+    """
+    text = str(exc)
+    message, sep, where = text.rpartition(" - at `")
+    if not sep:
+        return text, None
+    return message, where.rstrip("`").removeprefix("$").lstrip(".")
+
+
 def as_str_or_none(value: Any) -> str | None:
     if value is None:
         return None

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from proxy.errors import validation_where
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
 from proxy.target import Target
@@ -154,12 +155,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> None:
 
 def _field_of(exc: msgspec.ValidationError) -> str:
     """Turn msgspec's "... - at `$.server.port`" into "server.port: ..."."""
-    text = str(exc)
-    message, sep, where = text.rpartition(" - at `")
-    if not sep:
-        return text
-    field = where.rstrip("`").removeprefix("$").lstrip(".") or "(top level)"
-    return f"{field}: {message}"
+    message, field = validation_where(exc)
+    return message if field is None else f"{field or '(top level)'}: {message}"
 
 
 def _keyed_field(raw: dict[str, Any], exc: msgspec.ValidationError) -> str:

@@ -39,6 +39,7 @@ from middleware.guardrails.checks.text import (
     WordCount,
 )
 from middleware.guardrails.checks.webhook import Log, Webhook
+from proxy.errors import validation_where
 from proxy.pipeline import SettingsError, import_object
 
 BUILTIN: dict[str, type[Check]] = {
@@ -109,11 +110,7 @@ class Guardrail:
 
 def _field_of(exc: msgspec.ValidationError) -> str:
     """msgspec's "... - at `$.a.b`" as ".a.b: ..." (": ..." at the top level)."""
-    text = str(exc)
-    message, sep, where = text.rpartition(" - at `")
-    if not sep:
-        return f": {text}"
-    sub = where.rstrip("`").removeprefix("$").lstrip(".")
+    message, sub = validation_where(exc)
     return f".{sub}: {message}" if sub else f": {message}"
 
 

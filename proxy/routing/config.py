@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from proxy.errors import InvalidRequest
+from proxy.errors import InvalidRequest, validation_where
 from proxy.routing.conditions import check_query
 from proxy.target import Target, TargetFields
 
@@ -95,11 +95,8 @@ TARGET_FIELDS = frozenset(Target.__struct_fields__)
 
 
 def _where(exc: msgspec.ValidationError) -> str:
-    text = str(exc)
-    message, sep, where = text.rpartition(" - at `")
-    if not sep:
-        return text
-    return f"{where.rstrip('`').removeprefix('$').lstrip('.') or 'config'}: {message}"
+    message, field = validation_where(exc)
+    return message if field is None else f"{field or 'config'}: {message}"
 
 
 def config_error(detail: str) -> InvalidRequest:
