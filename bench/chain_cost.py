@@ -20,7 +20,6 @@ from proxy.gateway import Gateway
 from proxy.logsetup import configure_logging
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.reply import Completion, CompletionReply, Reply
-from proxy.routing.resolve import request_config
 from proxy.settings import DEFAULT_MIDDLEWARE, parse_settings
 from proxy.upstream import make_session
 
@@ -69,8 +68,7 @@ async def cost(chain: list[str], rounds: int = 8, n: int = 5000) -> float:
 
     async def one() -> None:
         body = RequestBody(RAW, decode_chat(RAW))
-        ctx = RequestContext("rid", "tid", HEADERS, body)
-        ctx.config, ctx.config_inline = request_config(ctx, gw)
+        ctx = RequestContext("rid", "tid", HEADERS, body, gw)
         reply = await run(ctx)
         assert isinstance(reply, CompletionReply)
         reply.completion.raw  # noqa: B018 - what the handler would send

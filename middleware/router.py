@@ -20,16 +20,10 @@ import msgspec
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequest
 from proxy.pipeline import Next
-from proxy.providers import canonical, get_adapter
 from proxy.reply import Reply
 from proxy.routing.attempt import apply_overrides, call_target
 from proxy.routing.breaker import BreakerStore, MemoryBreakerStore
-from proxy.routing.resolve import (
-    check_host,
-    header_fields,
-    slug_target,
-    split_model,
-)
+from proxy.routing.resolve import header_fields, header_target, slug_target, split_model
 from proxy.routing.retry import BackoffOptions
 from proxy.routing.strategy import Engine
 from proxy.target import Target
@@ -91,8 +85,7 @@ class RouterMiddleware:
         ctx.model = model
         config = ctx.config
         if slug is not None:
-            target, trusted = slug_target(slug, gw, client)
-            return await self.single(ctx, target, trusted, call_next)
+            return await self.single(ctx, slug_target(slug, gw, client), call_next)
         if config is not None:
             return await engine.run(ctx, config, client, ctx.config_inline, call_next)
         provider = ctx.headers.get("x-portkey-provider")
@@ -103,15 +96,9 @@ class RouterMiddleware:
                 param="x-portkey-provider",
                 code="missing_provider",
             )
-        get_adapter(provider)
-        target = msgspec.convert({"provider": canonical(provider), **client}, Target)
-        return await self.single(ctx, target, False, call_next)
+        return await self.single(ctx, header_target(provider, gw, client), call_next)
 
-    async def single(
-        self, ctx: RequestContext, target: Target, trusted: bool, call_next: Next
-    ) -> Reply:
-        assert self.gw is not None
-        check_host(target, trusted, self.gw)
+    async def single(self, ctx: RequestContext, target: Target, call_next: Next) -> Reply:
         apply_overrides(ctx, target.override_params)
         ctx.target = target
         ctx.provider = target.provider

@@ -13,6 +13,7 @@ from proxy.errors import GatewayError
 from proxy.gateway import Gateway
 from proxy.providers import get_adapter
 from proxy.reply import Reply
+from proxy.routing.resolve import bind
 
 # never forwarded, whatever forward_headers says: credentials, hop-by-hop, our own contract
 _NOT_FORWARDED = frozenset(
@@ -32,18 +33,25 @@ _NOT_FORWARDED = frozenset(
         "upgrade",
         "te",
         "trailer",
+        # who a provider key acts for: set only through target fields, where bind() rules
+        "openai-organization",
+        "openai-project",
+        "x-goog-user-project",
+        "anthropic-workspace-id",
     }
 )
 
 
 class Translate:
     def __init__(self, gateway: Gateway) -> None:
+        self.gw = gateway
         self.relay = Relay(gateway)
 
     async def __call__(self, ctx: RequestContext) -> Reply:
         target = ctx.target
         if target is None:
             raise GatewayError("no target was chosen for this request (router missing?)")
+        bind(target, self.gw)  # whoever chose the target, nothing reaches an upstream unbound
         adapter = get_adapter(target.provider)
         up = adapter.build_request(ctx.body, target, ctx.model)
         if target.forward_headers:

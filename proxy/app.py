@@ -27,7 +27,6 @@ from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.providers import PROVIDERS
 from proxy.reply import CompletionReply, StreamReply, aclose
-from proxy.routing.resolve import request_config
 from proxy.schema import ChatRequest, encoder, request_decoder
 from proxy.settings import Settings
 from proxy.sse import DONE
@@ -106,9 +105,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
         raw = await read_request_body(request, gw.settings.server.max_body_bytes)
         body = RequestBody(raw, decode_chat(raw))
-        ctx = RequestContext(request_id, trace_id, request.headers, body)
+        ctx = RequestContext(request_id, trace_id, request.headers, body, gw)
         _read_metadata(ctx)
-        ctx.config, ctx.config_inline = request_config(ctx, gw)
         assert gw.chain is not None
         reply = await gw.chain(ctx)
     except GatewayError as exc:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from multidict import CIMultiDictProxy
 
+    from proxy.gateway import Gateway
     from proxy.reply import Reply
     from proxy.routing.config import GatewayConfig
     from proxy.target import Target
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     AttemptHook = Callable[
         ["RequestContext", str, Callable[[], Awaitable[Reply]]], Awaitable[Reply]
     ]
+
+
+_UNRESOLVED = object()
 
 
 class RequestBody:
@@ -76,15 +80,16 @@ class RequestContext:
     upstream attempt, e.g. guardrails on nested config targets)."""
 
     __slots__ = (
+        "_config",
         "attempt_hook",
         "attempts",
         "auth_header",
         "body",
         "cache_status",
-        "config",
         "config_inline",
         "cost",
         "error",
+        "gateway",
         "headers",
         "metadata",
         "model",
@@ -113,8 +118,10 @@ class RequestContext:
         trace_id: str,
         headers: CIMultiDictProxy[str],
         body: RequestBody,
+        gateway: Gateway | None = None,
     ) -> None:
         self.start = time.perf_counter()
+        self.gateway = gateway
         self.request_id = request_id
         self.trace_id = trace_id
         self.headers = headers
@@ -125,7 +132,7 @@ class RequestContext:
         self.metadata: dict[str, Any] = {}
         self.principal: str | None = None  # gateway key name when auth is on
         self.auth_header: str | None = None  # header that carried the gateway key
-        self.config: GatewayConfig | None = None  # resolved before the chain runs
+        self._config: GatewayConfig | object | None = _UNRESOLVED
         self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None
         self.targets_tried: list[str] = []
@@ -143,6 +150,25 @@ class RequestContext:
         self.trace_headers: dict[str, str] | None = None  # traceparent for the upstream call
         self.cache_status: str | None = None
         self.state: dict[str, Any] = {}  # free slot for user middlewares
+
+    @property
+    def config(self) -> GatewayConfig | None:
+        """The routing config (``x-portkey-config`` or the settings' default), resolved on
+        first use: by then authentication has run, so an unauthenticated caller learns
+        nothing about the configs a gateway holds."""
+        found = self._config
+        if found is _UNRESOLVED:
+            found = None
+            if self.gateway is not None:
+                from proxy.routing.resolve import request_config  # resolve imports this module
+
+                found, self.config_inline = request_config(self, self.gateway)
+            self._config = found
+        return found  # type: ignore[return-value]
+
+    @config.setter
+    def config(self, value: GatewayConfig | None) -> None:
+        self._config = value
 
     @property
     def request(self) -> ChatRequest:

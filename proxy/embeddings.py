@@ -24,7 +24,7 @@ from aiohttp import web
 from proxy import embeddings_native as native
 from proxy.context import RequestBody, RequestContext
 from proxy.errors import GatewayError, InvalidRequest
-from proxy.providers import canonical, get_adapter
+from proxy.providers import get_adapter
 from proxy.providers.base import (
     EmbeddingsAdapter,
     EmbeddingsInput,
@@ -32,8 +32,9 @@ from proxy.providers.base import (
     UpstreamRequest,
 )
 from proxy.routing.resolve import (
-    check_host,
+    bind,
     header_fields,
+    header_target,
     leaf_target,
     request_config,
     slug_target,
@@ -104,15 +105,12 @@ def resolve_target(ctx: RequestContext, gw: Gateway) -> tuple[Target, str]:
     slug, model = split_model(ctx.model)
     config, inline = request_config(ctx, gw)
     if slug is not None:
-        target, trusted = slug_target(slug, gw, client)
+        target = slug_target(slug, gw, client)
     elif provider := ctx.headers.get("x-portkey-provider"):
-        get_adapter(provider)
-        target = msgspec.convert({"provider": canonical(provider), **client}, Target)
-        trusted = False
+        target = header_target(provider, gw, client)
     elif config is not None:
         path, _ = first_leaf(config)
-        target, trusted = leaf_target(path, gw, client)
-        trusted = trusted or not inline
+        target = leaf_target(path, gw, client, inline)
     else:
         raise InvalidRequest(
             "no provider: send x-portkey-provider, an x-portkey-config, "
@@ -120,7 +118,6 @@ def resolve_target(ctx: RequestContext, gw: Gateway) -> tuple[Target, str]:
             param="x-portkey-provider",
             code="missing_provider",
         )
-    check_host(target, trusted, gw)
     override = (target.override_params or {}).get("model")
     return target, override if isinstance(override, str) else model
 
@@ -155,6 +152,7 @@ async def embed_texts(
 ) -> list[list[float]]:
     """Embed ``texts`` with ``target`` (used by the semantic cache). Raises GatewayError."""
     adapter = embeddings_adapter(target.provider)
+    bind(target, gw)
     if isinstance(adapter, NativeEmbeddingsAdapter):
         inp = EmbeddingsInput(texts)
         return (await native.embed(gw, adapter, inp, target, model, limit_s))[0]

@@ -17,7 +17,7 @@ import msgspec
 from proxy.errors import validation_where
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
-from proxy.target import Target
+from proxy.target import TargetFields
 
 DEFAULT_SETTINGS_ENV = "GATEWAY_SETTINGS"
 
@@ -53,9 +53,10 @@ class LoggingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     format: Literal["auto", "json", "console"] = "auto"
 
 
-class ProviderEntry(Target, forbid_unknown_fields=True, kw_only=True):
+class ProviderEntry(TargetFields, forbid_unknown_fields=True, kw_only=True):
     """A provider configured in settings, referenced as ``model: "@slug/model"``."""
 
+    provider: str
     models: list[str] = msgspec.field(default_factory=list)
 
 

@@ -15,6 +15,10 @@ import msgspec
 SECRET_FIELDS = frozenset(
     {"api_key", "aws_secret_access_key", "aws_session_token", "azure_ad_token", "vertex_token"}
 )
+# what authenticates a request to a provider (the key id names an account, so it counts)
+CREDENTIAL_FIELDS = SECRET_FIELDS | {"aws_access_key_id"}
+# what says which account a credential acts for: only whoever owns the credential picks it
+SCOPING_FIELDS = frozenset({"openai_organization", "openai_project"})
 
 
 class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -65,8 +69,14 @@ class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class Target(TargetFields, kw_only=True, omit_defaults=True):
-    """Where one attempt goes: a provider plus the fields above."""
+    """Where one attempt goes: a provider plus the fields above.
+
+    Built only by ``proxy.routing.resolve`` (``TargetDraft``), which records in
+    ``settings_fields`` which fields the operator's settings supplied; every other field is
+    the client's. ``proxy.routing.resolve.bind`` decides from that where the request may go.
+    """
 
     provider: str
     # settings slug this target came from (for logs and /v1/models)
     slug: str | None = None
+    settings_fields: frozenset[str] = frozenset()

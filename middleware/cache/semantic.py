@@ -20,7 +20,7 @@ import structlog
 
 from proxy.embeddings import embed_texts
 from proxy.errors import GatewayError
-from proxy.routing.resolve import slug_target
+from proxy.routing.resolve import settings_target, slug_target
 from proxy.target import Target
 
 if TYPE_CHECKING:
@@ -179,9 +179,9 @@ class Embedder:
     def startup(self, gw: Gateway) -> None:
         self.gw = gw
         if self.slug is not None:
-            self.target, _ = slug_target(self.slug, gw, {})
-        else:
-            self.target = Target(
+            self.target = slug_target(self.slug, gw, {})
+        else:  # the middleware's options: the operator's
+            self.target = settings_target(
                 provider=self.provider, api_key=self.api_key, custom_host=self.base_url
             )
 

@@ -16,7 +16,7 @@ import msgspec
 
 from proxy.errors import InvalidRequest, validation_where
 from proxy.routing.conditions import check_query
-from proxy.target import Target, TargetFields
+from proxy.target import TargetFields
 
 StrategyMode = Literal["single", "fallback", "loadbalance", "conditional"]
 
@@ -91,7 +91,6 @@ INHERITED = tuple(
     and f not in {"cache", "input_guardrails", "output_guardrails"}
     and f not in {"before_request_hooks", "after_request_hooks", "cb_config"}
 )
-TARGET_FIELDS = frozenset(Target.__struct_fields__)
 
 
 def _where(exc: msgspec.ValidationError) -> str:

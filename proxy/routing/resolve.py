@@ -1,21 +1,27 @@
-"""Turn a request's headers, model and config into concrete Targets.
+"""Turn a request's headers, model and config into concrete Targets, and bind them.
 
 Where the provider comes from, in order: ``model: "@slug/model"`` (a provider entry in
 settings, or a provider name), the routing config (``x-portkey-config`` header or the
-settings' default), then ``x-portkey-provider``. Client-supplied custom hosts are checked
-against the host policy; hosts from settings are the operator's and trusted.
+settings' default), then ``x-portkey-provider``.
+
+Every field of a Target has an origin: the operator's settings (provider entries, settings
+configs, the default config) or the client (headers, inline configs). ``TargetDraft`` is the
+only way a Target is built and it records which fields settings supplied; ``bind`` is the
+one function that decides, from those origins, whether a request may go where it points:
+a credential the gateway holds only goes to the destination settings declare.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from proxy.errors import InvalidRequest, PermissionDenied
 from proxy.providers import PROVIDERS, canonical, get_adapter
-from proxy.routing.config import INHERITED, TARGET_FIELDS, ConfigNode, parse_config
-from proxy.target import Target
+from proxy.routing.config import INHERITED, ConfigNode, parse_config
+from proxy.target import CREDENTIAL_FIELDS, SCOPING_FIELDS, Target, TargetFields
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -39,6 +45,96 @@ HEADER_FIELDS: dict[str, str] = {
     "x-portkey-anthropic-beta": "anthropic_beta",
     "x-portkey-anthropic-version": "anthropic_version",
 }
+
+# fields that decide which host receives the request, and so the credentials
+DESTINATION_FIELDS = frozenset({"custom_host", "resource_name"})
+
+TARGET_FIELDS = frozenset(TargetFields.__struct_fields__) | {"provider", "slug"}
+
+
+class TargetDraft:
+    """A Target being assembled from layers, remembering which fields settings supplied."""
+
+    __slots__ = ("fields", "from_settings")
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.from_settings: set[str] = set()
+
+    def put(self, values: Mapping[str, Any], *, settings: bool, fill: bool = False) -> None:
+        """Lay ``values`` over what is there (``fill``: only where nothing is yet)."""
+        for name, value in values.items():
+            if value is None or name not in TARGET_FIELDS:
+                continue
+            if fill and name in self.fields:
+                continue
+            self.fields[name] = value
+            if settings:
+                self.from_settings.add(name)
+            else:
+                self.from_settings.discard(name)
+
+    def put_headers(self, client: Mapping[str, Any]) -> None:
+        """The client's headers fill what the layers below leave open. Where the request
+        goes and whom a key acts for also replace a value from settings, so that ``bind``
+        sees the client's wish and refuses it beside a gateway credential (instead of the
+        header being dropped unseen)."""
+        ruled = DESTINATION_FIELDS | SCOPING_FIELDS
+        self.put({k: v for k, v in client.items() if k not in ruled}, settings=False, fill=True)
+        self.put(
+            {k: v for k, v in client.items() if k in ruled and k not in self.fields},
+            settings=False,
+        )
+        self.put(
+            {k: v for k, v in client.items() if k in ruled and k in self.from_settings},
+            settings=False,
+        )
+
+    def build(self) -> Target:
+        get_adapter(self.fields["provider"])  # 400 naming an unknown provider
+        return msgspec.convert(
+            {**self.fields, "settings_fields": sorted(self.from_settings)}, Target
+        )
+
+
+def settings_target(**fields: Any) -> Target:
+    """A target written entirely by the operator (middleware options, for instance)."""
+    draft = TargetDraft()
+    draft.put(fields, settings=True)
+    return draft.build()
+
+
+def bind(target: Target, gw: Gateway) -> None:
+    """The one decision on where a target's request may go. Raises 403 otherwise.
+
+    A credential from settings is bound to the destination settings declare: a client value
+    that moves the destination (custom host, Azure resource) or picks the account a key acts
+    for (OpenAI organization / project) is refused beside it. A destination the client
+    chose must also pass the egress policy. Called when a target is resolved and again by
+    the terminal step, so no path to an upstream can skip it.
+    """
+    held = target.settings_fields
+    gateway_creds = [f for f in CREDENTIAL_FIELDS if f in held and getattr(target, f)]
+    moved = sorted(f for f in DESTINATION_FIELDS if getattr(target, f) and f not in held)
+    rescoped = sorted(f for f in SCOPING_FIELDS if getattr(target, f) and f not in held)
+    if gateway_creds and (moved or rescoped):
+        what = ", ".join(moved + rescoped)
+        raise PermissionDenied(
+            f"provider {target.slug or target.provider!r} uses credentials held by this "
+            f"gateway; a client-supplied {what} cannot change where they go or whom they "
+            "act for",
+            param=_param_for((moved + rescoped)[0]),
+            code="credential_binding",
+        )
+    if target.custom_host and "custom_host" not in held:
+        gw.host_policy.check(target.custom_host)
+
+
+def _param_for(field: str) -> str:
+    for header, name in HEADER_FIELDS.items():
+        if name == field:
+            return header
+    return field
 
 
 def provider_key(ctx: RequestContext) -> str | None:
@@ -120,15 +216,16 @@ def split_model(model: str) -> tuple[str | None, str]:
     return None, model
 
 
-def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> tuple[Target, bool]:
-    """A Target for a settings slug or a bare provider name; second value: trusted host."""
+def _slug_layer(slug: str, gw: Gateway, draft: TargetDraft) -> None:
+    """Lay a settings slug (or a bare provider name) at the bottom of ``draft``."""
     entry = gw.settings.providers.get(slug)
     if entry is not None:
-        fields = {f: getattr(entry, f) for f in TARGET_FIELDS if getattr(entry, f) is not None}
-        fields["slug"] = slug
-        return msgspec.convert(fields, Target), True
+        draft.put(msgspec.structs.asdict(entry), settings=True)
+        draft.put({"slug": slug}, settings=True)
+        return
     if canonical(slug) in PROVIDERS:
-        return Target(provider=canonical(slug), **client), False
+        draft.put({"provider": canonical(slug)}, settings=False)
+        return
     raise InvalidRequest(
         f"unknown provider {slug!r}: not a provider slug in settings nor a provider name",
         param="model",
@@ -136,42 +233,60 @@ def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> tuple[Target,
     )
 
 
+def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> Target:
+    """The target of ``model: "@slug/model"``: the settings entry under the client's
+    headers (``TargetDraft.put_headers``)."""
+    draft = TargetDraft()
+    _slug_layer(slug, gw, draft)
+    draft.put_headers(client)
+    target = draft.build()
+    bind(target, gw)
+    return target
+
+
+def header_target(provider: str, gw: Gateway, client: dict[str, Any]) -> Target:
+    """The target of ``x-portkey-provider`` with no config: entirely the client's."""
+    draft = TargetDraft()
+    draft.put({"provider": canonical(provider), **client}, settings=False)
+    target = draft.build()
+    bind(target, gw)
+    return target
+
+
 def leaf_target(
     path: list[ConfigNode],
     gw: Gateway,
     client: dict[str, Any],
+    inline: bool,
     default_provider: str | None = None,
-) -> tuple[Target, bool]:
+) -> Target:
     """Merge a root-to-leaf path of config nodes (children override parents) into a Target.
 
     The provider comes from the leaf's ``provider`` or ``virtual_key``, else from an
     ``override_params.model`` of the form ``@slug/model`` (Portkey's model catalog style),
-    else from ``default_provider`` (the x-portkey-provider header). Returns the Target and
-    whether its custom host is trusted (came from settings).
+    else from ``default_provider`` (the x-portkey-provider header). Config fields are the
+    client's when the config is ``inline``, the operator's otherwise; header fields fill
+    what the config leaves open.
     """
-    fields: dict[str, Any] = {}
+    config: dict[str, Any] = {}
     for node in path:
         for f in INHERITED:
             value = getattr(node, f)
-            if value is not None and f in TARGET_FIELDS:
-                fields[f] = value
+            if value is not None:
+                config[f] = value
     leaf = path[-1]
-    trusted = False
     slug = leaf.virtual_key
     if not slug and not leaf.provider:
-        model = (fields.get("override_params") or {}).get("model")
+        model = (config.get("override_params") or {}).get("model")
         if isinstance(model, str) and model.startswith("@"):
             slug = split_model(model)[0]
+    draft = TargetDraft()
     if slug:
-        base, trusted = slug_target(slug, gw, {})
-        merged = {f: getattr(base, f) for f in TARGET_FIELDS if getattr(base, f) is not None}
-        merged.update(fields)
-        trusted = trusted and not (DESTINATION_FIELDS & fields.keys())
-        fields = merged
+        _slug_layer(slug, gw, draft)
     elif leaf.provider:
-        fields["provider"] = canonical(leaf.provider)
+        draft.put({"provider": canonical(leaf.provider)}, settings=not inline)
     elif default_provider:
-        fields["provider"] = canonical(default_provider)
+        draft.put({"provider": canonical(default_provider)}, settings=False)
     else:
         raise InvalidRequest(
             "config target has no provider: set provider or virtual_key, "
@@ -179,27 +294,8 @@ def leaf_target(
             param="x-portkey-config",
             code="invalid_config",
         )
-    for f, v in client.items():  # the client's credentials fill what the config leaves open
-        fields.setdefault(f, v)
-    get_adapter(fields["provider"])
-    return msgspec.convert(fields, Target), trusted
-
-
-# fields that decide which host receives the request (and so the credentials)
-DESTINATION_FIELDS = frozenset({"custom_host", "resource_name"})
-
-
-def check_host(target: Target, trusted: bool, gw: Gateway) -> None:
-    if trusted:
-        return
-    if target.slug is not None:
-        # a settings provider's key only ever goes to that provider's own host: a client
-        # (inline config) that moves the destination could otherwise collect the key
-        raise PermissionDenied(
-            f"provider {target.slug!r} holds credentials of this gateway; a client-supplied "
-            "config cannot change where its requests go (custom_host / resource_name)",
-            param="x-portkey-config",
-            code="custom_host_forbidden",
-        )
-    if target.custom_host:
-        gw.host_policy.check(target.custom_host)
+    draft.put(config, settings=not inline)
+    draft.put_headers(client)
+    target = draft.build()
+    bind(target, gw)
+    return target

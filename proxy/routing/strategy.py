@@ -36,7 +36,7 @@ from proxy.routing.attempt import (
 from proxy.routing.breaker import BreakerPolicy, BreakerStore, MemoryBreakerStore
 from proxy.routing.conditions import matches
 from proxy.routing.config import CircuitBreakerConfig, ConfigNode, Retry
-from proxy.routing.resolve import check_host, leaf_target, split_model
+from proxy.routing.resolve import leaf_target, split_model
 from proxy.routing.retry import Backoff, BackoffOptions, RetryPlan, retry_after
 
 if TYPE_CHECKING:
@@ -319,8 +319,9 @@ class RequestRun:
         ctx.response_headers[INDEX_HEADER] = index
         ctx.response_headers[RETRY_HEADER] = "0"
         try:
-            target, trusted = leaf_target(path, self.engine.gw, self.client, self.default_provider)
-            check_host(target, trusted or not self.inline, self.engine.gw)
+            target = leaf_target(
+                path, self.engine.gw, self.client, self.inline, self.default_provider
+            )
         except GatewayError as err:
             ctx.targets_tried.append(f"{index}:unusable")
             log.info(

@@ -56,7 +56,7 @@ def test_inline_config_cannot_redirect_gateway_credentials(
     gw = make_gateway(settings(upstream.url))
     with pytest.raises(openai.PermissionDeniedError) as info:
         client(gw, config).chat.completions.create(model="gpt-4o", messages=MSG)
-    assert info.value.body["code"] == "custom_host_forbidden"
+    assert info.value.body["code"] == "credential_binding"
     assert SETTINGS_KEY not in str(info.value.body)
     assert mock.calls == 0
 
