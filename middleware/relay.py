@@ -13,14 +13,16 @@ import time
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
+import msgspec
 
 from proxy.context import RequestContext
 from proxy.convert import completion_to_chunks
 from proxy.errors import (
     GatewayError,
-    RequestTooLarge,
     UpstreamError,
+    UpstreamInvalid,
     UpstreamTimeout,
+    UpstreamTooLarge,
     UpstreamUnreachable,
 )
 from proxy.framing import FRAMINGS
@@ -45,31 +47,43 @@ def passed_headers(upstream: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+async def read_body(resp: aiohttp.ClientResponse, limit: int, *, truncate: bool = False) -> bytes:
+    """The body as the client would see it, counting decompressed bytes against ``limit``.
+
+    Content-Length counts the bytes on the wire, so it is trusted only for an answer with
+    no Content-Encoding (a 51 KB gzip body can inflate to 52 MB). Over the limit: a 502,
+    or with ``truncate`` (error bodies: only their message matters) the first ``limit``.
+    """
     length = resp.content_length
-    if length is not None and length <= limit:
+    if length is not None and length <= limit and "content-encoding" not in resp.headers:
         return await resp.read()  # the common case: one call, no per-piece loop
     parts: list[bytes] = []
     size = 0
     async for data in resp.content.iter_any():
         size += len(data)
         if size > limit:
-            raise RequestTooLarge(
-                f"upstream answer larger than {limit} bytes", status=502, code="upstream_too_large"
-            )
+            if truncate:
+                parts.append(data[: limit - size + len(data)])
+                break
+            raise UpstreamTooLarge(f"upstream answer larger than {limit} bytes")
         parts.append(data)
     return b"".join(parts)
 
 
 async def read_within(
-    resp: aiohttp.ClientResponse, limit: int, deadline: float | None, provider: str
+    resp: aiohttp.ClientResponse,
+    limit: int,
+    deadline: float | None,
+    provider: str,
+    *,
+    truncate: bool = False,
 ) -> bytes:
     """The whole body by ``deadline`` (loop time; None: no deadline), errors as 504 / 502."""
     try:
         if deadline is None:
-            return await read_body(resp, limit)
+            return await read_body(resp, limit, truncate=truncate)
         async with asyncio.timeout_at(deadline):
-            return await read_body(resp, limit)
+            return await read_body(resp, limit, truncate=truncate)
     except TimeoutError:
         raise UpstreamTimeout(
             f"{provider} did not answer in time", code="upstream_timeout"
@@ -79,6 +93,24 @@ async def read_within(
             f"{provider} connection broke while reading the answer ({type(exc).__name__})",
             code="upstream_disconnected",
         ) from None
+
+
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+def check_json_type(headers: Mapping[str, str], provider: str, status: int) -> None:
+    """A non-streamed answer must say it is JSON (or say nothing): an HTML page from a
+    proxy or a captive portal is not an answer to relay."""
+    ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+        raise UpstreamInvalid(
+            f"{provider} answered HTTP {status} with content type {ctype!r}, not JSON",
+            provider=provider,
+        )
+
+
+def unreadable(provider: str, exc: Exception) -> UpstreamInvalid:
+    return UpstreamInvalid(f"{provider} sent an answer the gateway cannot read ({exc})")
 
 
 class Relay:
@@ -100,7 +132,9 @@ class Relay:
         try:
             headers = passed_headers(resp.headers)
             if resp.status >= 400:
-                raw = await read_within(resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name)
+                raw = await read_within(
+                    resp, ERROR_BODY_LIMIT, loop_deadline, adapter.name, truncate=True
+                )
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
                 raise adapter.parse_error(resp.status, resp.headers, raw)
             ctype = resp.headers.get("content-type", "")
@@ -112,7 +146,11 @@ class Relay:
                 return StreamReply(chunks, resp.status, headers)
             raw = await read_within(resp, self.max_response, loop_deadline, adapter.name)
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
-            completion = adapter.parse_response(resp.status, resp.headers, raw, ctx.model)
+            check_json_type(resp.headers, adapter.name, resp.status)
+            try:
+                completion = adapter.parse_response(resp.status, resp.headers, raw, ctx.model)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise unreadable(adapter.name, exc) from None
             if ctx.stream:  # the provider answered a stream request with one JSON body
                 return StreamReply(_iterate(completion_to_chunks(completion.parsed)), 200, headers)
             return CompletionReply(completion, 200, headers)
@@ -141,6 +179,8 @@ class Relay:
                         batch.extend(feed(event))
                 except GatewayError as exc:  # deliver what came before the error event
                     failure = exc
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    failure = unreadable(provider, exc)
                 for chunk in batch[:-1]:
                     chunk.flush = False  # more in hand: the client gets them in one write
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0

@@ -7,6 +7,8 @@ what is the same for every provider: forwarded client headers.
 
 from __future__ import annotations
 
+import asyncio
+
 from middleware.relay import Relay
 from proxy.context import RequestContext
 from proxy.errors import GatewayError
@@ -42,6 +44,10 @@ _NOT_FORWARDED = frozenset(
 )
 
 
+# bodies from this size are translated in a worker thread (a 25 MB body: tens of ms)
+OFFLOAD_BYTES = 512 * 1024
+
+
 class Translate:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
@@ -53,7 +59,10 @@ class Translate:
             raise GatewayError("no target was chosen for this request (router missing?)")
         bind(target, self.gw)  # whoever chose the target, nothing reaches an upstream unbound
         adapter = get_adapter(target.provider)
-        up = adapter.build_request(ctx.body, target, ctx.model)
+        if len(ctx.body.raw) < OFFLOAD_BYTES:
+            up = adapter.build_request(ctx.body, target, ctx.model)
+        else:  # translating and signing (SigV4 hashes the body) megabytes: off the loop
+            up = await asyncio.to_thread(adapter.build_request, ctx.body, target, ctx.model)
         if target.forward_headers:
             for name in target.forward_headers:
                 low = name.lower()

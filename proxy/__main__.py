@@ -38,32 +38,54 @@ def _use_uvloop() -> bool:
 
 def serve(settings: Settings, reuse_port: bool = False) -> None:
     """Run one server process until SIGINT/SIGTERM."""
-    from proxy.app import create_app
-
     configure_logging(settings.logging)
     uv = _use_uvloop()
-    app = create_app(settings)
+    asyncio.run(_serve(settings, reuse_port, uv))
+
+
+async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:
+    """Serve until a signal; on SIGTERM fail readiness first, then close and drain.
+
+    The order a rolling deploy needs: ``/ready`` turns 503 at once and the listener keeps
+    serving for ``server.drain_delay`` seconds (load balancers see the 503 and stop
+    sending), then the listener closes and in-flight requests and streams get
+    ``server.shutdown_timeout`` to finish. SIGINT (Ctrl-C) skips the delay.
+    """
     import structlog
 
-    structlog.get_logger("gateway").info(
-        "starting",
-        version=__version__,
-        host=settings.server.host,
-        port=settings.server.port,
-        pid=os.getpid(),
-        uvloop=uv,
-    )
-    web.run_app(
+    from proxy.app import GATEWAY, create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(
         app,
-        host=settings.server.host,
-        port=settings.server.port,
-        reuse_port=reuse_port or None,
         access_log=None,
-        print=None,
         handler_cancellation=True,  # a client that hangs up cancels its upstream call
         shutdown_timeout=settings.server.shutdown_timeout,
-        backlog=2048,
     )
+    await runner.setup()
+    s = settings.server
+    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=2048)
+    log = structlog.get_logger("gateway")
+    loop = asyncio.get_running_loop()
+    got: asyncio.Future[int] = loop.create_future()
+
+    def on_signal(n: int) -> None:
+        if not got.done():
+            got.set_result(n)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, int(sig))
+    try:
+        await site.start()
+        log.info("starting", version=__version__, host=s.host, port=s.port, pid=os.getpid(),
+                 uvloop=uv)  # fmt: skip
+        received = await got
+        app[GATEWAY].ready = False
+        if received == signal.SIGTERM and s.drain_delay > 0:
+            log.info("draining: not ready, still serving", seconds=s.drain_delay)
+            await asyncio.sleep(s.drain_delay)
+    finally:
+        await runner.cleanup()
 
 
 async def check(settings: Settings) -> None:

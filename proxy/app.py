@@ -23,6 +23,7 @@ from proxy.context import RequestBody, RequestContext
 from proxy.embeddings import embeddings_handler
 from proxy.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge, validation_where
 from proxy.gateway import Gateway
+from proxy.hostpolicy import GuardedResolver
 from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.providers import PROVIDERS
@@ -271,7 +272,9 @@ def create_app(settings: Settings) -> web.Application:
     gateway.freeze(Translate(gateway))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        session = gateway.session = make_session(settings.upstream)
+        session = gateway.session = make_session(
+            settings.upstream, GuardedResolver(gateway.host_policy)
+        )
         try:
             await gateway.observability.startup()
             await startup_all(gateway.middlewares, gateway)

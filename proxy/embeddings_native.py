@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from proxy.errors import GatewayError, InvalidRequest
+from proxy.errors import GatewayError, InvalidRequest, UpstreamInvalid
 from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
 from proxy.schema import encoder
 from proxy.target import Target
@@ -56,21 +56,13 @@ _decoder = msgspec.json.Decoder(_Request)
 
 
 def unreadable_answer(provider: str, exc: Exception) -> GatewayError:
-    return GatewayError(
-        f"{provider} sent an embeddings answer the gateway cannot read: {exc}",
-        status=502,
-        code="invalid_upstream_response",
-    )
+    return UpstreamInvalid(f"{provider} sent an embeddings answer the gateway cannot read: {exc}")
 
 
 def check_count(provider: str, got: int, wanted: int) -> None:
     """One vector per input text, or the answer is unusable (502)."""
     if got != wanted:
-        raise GatewayError(
-            f"{provider} returned {got} embeddings for {wanted} inputs",
-            status=502,
-            code="invalid_upstream_response",
-        )
+        raise UpstreamInvalid(f"{provider} returned {got} embeddings for {wanted} inputs")
 
 
 def parse_input(raw: bytes) -> tuple[EmbeddingsInput, bool]:

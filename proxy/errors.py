@@ -101,6 +101,29 @@ class UpstreamUnreachable(GatewayError):
     type = "api_connection_error"
 
 
+class UpstreamInvalid(GatewayError):
+    """The upstream answered with something its provider does not speak: a wrong content
+    type, JSON that is not the documented shape, a broken SSE or eventstream frame, a
+    redirect. Always a 502 ``upstream_invalid_response``; never relayed, never a 500."""
+
+    status = 502
+    type = "api_error"
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message, code="upstream_invalid_response", provider=provider)
+
+
+class UpstreamTooLarge(GatewayError):
+    """An upstream answer (or one stream event) over the gateway's limit, counted in
+    decompressed bytes: a 502, never an out-of-memory."""
+
+    status = 502
+    type = "api_error"
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message, code="upstream_too_large", provider=provider)
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "timeout_error"

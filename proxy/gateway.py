@@ -22,7 +22,10 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.log = structlog.get_logger("gateway")
-        self.host_policy = HostPolicy(settings.custom_hosts)
+        try:
+            self.host_policy = HostPolicy(settings.custom_hosts)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         self.observability = Observability(settings.observability)
         for slug, prov in settings.providers.items():
             if canonical(prov.provider) not in PROVIDERS:

@@ -8,11 +8,11 @@ asks for the typed view, and a native adapter's typed chunks are encoded once, a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import suppress
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from proxy.errors import UpstreamInvalid
 from proxy.schema import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -31,6 +31,7 @@ class _Lazy(Generic[S]):
 
     __slots__ = ("_parsed", "_raw")
     _decoder: ClassVar[msgspec.json.Decoder[Any]]
+    kind: ClassVar[str]
 
     def __init__(self, raw: bytes | None, parsed: S | None) -> None:
         self._raw = raw
@@ -47,7 +48,13 @@ class _Lazy(Generic[S]):
         found = self._parsed
         if found is None:
             assert self._raw is not None
-            found = self._parsed = self._decoder.decode(self._raw)
+            try:
+                found = self._parsed = self._decoder.decode(self._raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                # bytes are only ever the upstream's (or a cache's copy of them)
+                raise UpstreamInvalid(
+                    f"the upstream answer is not a valid {self.kind}: {exc}"
+                ) from None
         return found
 
     def replace(self, parsed: S) -> None:
@@ -61,12 +68,18 @@ class Completion(_Lazy[ChatCompletion]):
 
     __slots__ = ("_usage",)
     _decoder = completion_decoder
+    kind = "chat completion"
 
-    def __init__(self, raw: bytes | None = None, parsed: ChatCompletion | None = None) -> None:
+    def __init__(
+        self,
+        raw: bytes | None = None,
+        parsed: ChatCompletion | None = None,
+        usage: Usage | bool | None = False,  # False: not looked up yet
+    ) -> None:
         if raw is None and parsed is None:
             raise ValueError("a Completion needs bytes or a ChatCompletion")
         super().__init__(raw, parsed)
-        self._usage: Usage | bool | None = False  # False: not looked up yet
+        self._usage = usage
 
     def replace(self, parsed: ChatCompletion) -> None:
         super().replace(parsed)
@@ -81,8 +94,10 @@ class Completion(_Lazy[ChatCompletion]):
             u = self._parsed.usage
             found = u if isinstance(u, Usage) else None
         else:
-            with suppress(msgspec.DecodeError, msgspec.ValidationError):
+            try:
                 found = usage_decoder.decode(self.raw).usage
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise UpstreamInvalid(f"the upstream answer has a malformed usage: {exc}") from None
         self._usage = found
         return found
 
@@ -95,24 +110,36 @@ class Chunk(_Lazy[ChatCompletionChunk]):
     one syscall each. A middleware that drops a chunk should carry its ``flush`` over.
     """
 
-    __slots__ = ("flush",)
+    __slots__ = ("_usage", "flush")
     _decoder = chunk_decoder
+    kind = "chat completion chunk"
 
     def __init__(
         self,
         raw: bytes | None = None,
         parsed: ChatCompletionChunk | None = None,
         flush: bool = True,
+        usage: Usage | bool | None = False,  # False: not looked up yet
     ) -> None:
         super().__init__(raw, parsed)
         self.flush = flush
+        self._usage = usage
+
+    def replace(self, parsed: ChatCompletionChunk) -> None:
+        super().replace(parsed)
+        self._usage = False
 
     def usage(self) -> Usage | None:
         """Usage if this chunk carries it (cheap check on the bytes first)."""
+        if self._usage is not False:
+            return self._usage  # type: ignore[return-value]
         if self._parsed is None and b'"usage"' not in self.raw:
-            return None
-        u = self.parsed.usage
-        return u if isinstance(u, Usage) else None
+            found = None
+        else:
+            u = self.parsed.usage
+            found = u if isinstance(u, Usage) else None
+        self._usage = found
+        return found
 
 
 class Reply:

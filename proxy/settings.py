@@ -28,6 +28,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     workers: int = 1
     max_body_bytes: int = 25 * 1024 * 1024  # base64 images make bodies large
     shutdown_timeout: float = 15.0  # seconds given to in-flight streams on SIGTERM
+    # seconds /ready answers 503 after SIGTERM while the listener still serves, so load
+    # balancers stop sending before it closes (Kubernetes: endpoints update asynchronously)
+    drain_delay: float = 0.0
 
 
 class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -41,11 +44,24 @@ class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     proxy_from_env: bool = False
 
 
+# cloud metadata services and link-local addresses: where stolen instance credentials live
+DEFAULT_DENY = (
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "100.100.100.200/32",
+    "0.0.0.0/8",
+)
+
+
 class CustomHostSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     # Empty: any host. Otherwise host names ("api.example.com"), suffixes ("*.corp.example")
     # and IP networks ("10.0.0.0/8"); anything else gets 403.
     allow: list[str] = msgspec.field(default_factory=list)
+    # networks no upstream call ever reaches, whatever a name resolves to (checked on the
+    # resolved addresses too, so DNS rebinding cannot get there)
+    deny: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_DENY))
 
 
 class LoggingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -105,6 +121,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_PORT": ("server", "port", int),
     "GATEWAY_WORKERS": ("server", "workers", int),
     "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
+    "GATEWAY_DRAIN_DELAY": ("server", "drain_delay", float),
     "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
     "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
@@ -195,6 +212,8 @@ def _check(s: Settings) -> None:
         raise SettingsError(f"server.port: {s.server.port} is not a TCP port")
     if s.server.workers < 1:
         raise SettingsError("server.workers: must be at least 1")
+    if not 0 <= s.server.drain_delay <= 300:
+        raise SettingsError("server.drain_delay: must be between 0 and 300 seconds")
     if s.server.max_body_bytes < 1024:
         raise SettingsError("server.max_body_bytes: must be at least 1024")
     for name in ("connect_timeout", "read_timeout"):

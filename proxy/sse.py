@@ -3,11 +3,15 @@
 The decoder takes bytes as they arrive from the upstream (any split, CRLF or LF) and yields
 complete events. It follows the WHATWG EventSource parsing rules for the fields a provider
 uses (``event``, ``data``, ``id``; ``:`` comments ignored) and bounds its buffer.
+
+Work is linear in the bytes received: a read that completes no event is only stored, and
+the pieces of an event are joined once, when its blank line arrives (rescanning the whole
+buffer on every read would make one huge event quadratic).
 """
 
 from __future__ import annotations
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamTooLarge
 
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 
@@ -25,18 +29,33 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_buf",)
+    __slots__ = ("_cr", "_parts", "_size", "_tail_nl")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._parts: list[bytes] = []  # bytes of an event not yet complete (CRs normalised)
+        self._size = 0
+        self._tail_nl = False  # the stored bytes end with a line break
+        self._cr = False  # the last read ended with CR: a LF first in the next belongs to it
 
     def feed(self, data: bytes) -> list[SSEEvent]:
-        buf = self._buf + data if self._buf else data
-        if b"\r" in buf:
-            # a CR at the very end may be the first half of a CRLF: keep it for later
-            keep_cr = buf.endswith(b"\r")
-            body = buf[:-1] if keep_cr else buf
-            buf = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if keep_cr else b"")
+        if self._cr and data[:1] == b"\n":
+            data = data[1:]
+        if not data:
+            return []
+        if b"\r" in data:
+            self._cr = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        else:
+            self._cr = False
+        if self._parts:
+            if not (self._tail_nl and data[:1] == b"\n") and b"\n\n" not in data:
+                self._store(data)  # no event ends in this read
+                return []
+            buf = b"".join((*self._parts, data))
+            self._parts.clear()
+            self._size = 0
+        else:
+            buf = data
         events: list[SSEEvent] = []
         start = 0
         find = buf.find
@@ -52,17 +71,25 @@ class SSEDecoder:
             ev = _parse_block(block)
             if ev is not None:
                 events.append(ev)
-        self._buf = buf[start:]
-        if len(self._buf) > MAX_EVENT_BYTES:
-            raise UpstreamError("upstream sent an SSE event larger than 16 MiB", status=502)
+        if start < len(buf):
+            self._store(buf[start:] if start else buf)
         return events
+
+    def _store(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        self._tail_nl = data.endswith(b"\n")
+        if self._size > MAX_EVENT_BYTES:
+            raise UpstreamTooLarge("upstream sent an SSE event larger than 16 MiB")
 
     def flush(self) -> list[SSEEvent]:
         """The last event if the stream ended without its blank line."""
-        rest, self._buf = self._buf.rstrip(b"\r\n"), b""
+        rest = b"".join(self._parts).rstrip(b"\n")
+        self._parts.clear()
+        self._size = 0
         if not rest:
             return []
-        ev = _parse_block(rest.replace(b"\r\n", b"\n"))
+        ev = _parse_block(rest)
         return [ev] if ev is not None else []
 
 

@@ -12,13 +12,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from proxy.errors import UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import UpstreamInvalid, UpstreamTimeout, UpstreamUnreachable
 from proxy.providers.base import UpstreamRequest
 from proxy.settings import UpstreamSettings
 
 
-def make_session(s: UpstreamSettings) -> aiohttp.ClientSession:
+def make_session(
+    s: UpstreamSettings, resolver: aiohttp.abc.AbstractResolver | None = None
+) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
+        resolver=resolver,
         limit=s.pool_size,
         limit_per_host=s.pool_size_per_host,
         keepalive_timeout=s.keepalive_timeout,
@@ -54,14 +57,19 @@ async def open_upstream(
 ) -> aiohttp.ClientResponse:
     """Send the request and return once the response headers are in.
 
-    ``timeout`` (seconds) bounds the time to the response headers.
+    ``timeout`` (seconds) bounds the time to the response headers. Redirects are never
+    followed: a provider's 3xx would carry the key and the prompt to a host nobody checked
+    (or turn a POST into a GET of an internal URL), so it is a 502 naming the status.
     """
     try:
-        coro = session.request(up.method, up.url, headers=up.headers, data=up.body)
+        coro = session.request(
+            up.method, up.url, headers=up.headers, data=up.body, allow_redirects=False
+        )
         if timeout is None:
-            return await coro
-        async with asyncio.timeout(timeout):
-            return await coro
+            resp = await coro
+        else:
+            async with asyncio.timeout(timeout):
+                resp = await coro
     except TimeoutError:
         raise UpstreamTimeout(
             f"{provider} at {_host(up.url)} did not answer in time",
@@ -74,3 +82,11 @@ async def open_upstream(
             code="upstream_unreachable",
             provider=provider,
         ) from None
+    if 300 <= resp.status < 400:
+        resp.close()
+        raise UpstreamInvalid(
+            f"{provider} at {_host(up.url)} answered with a redirect (HTTP {resp.status}); "
+            "the gateway does not follow upstream redirects",
+            provider=provider,
+        )
+    return resp

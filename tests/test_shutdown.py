@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 import httpx
+import pytest
 
 from tests.conftest import PROVIDER_KEY
 from tests.servers import free_port
@@ -73,3 +74,42 @@ def test_sigterm_lets_an_open_stream_finish(mock_openai) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_sigterm_fails_readiness_before_the_listener_closes() -> None:
+    """With server.drain_delay, /ready is 503 at once while the listener still serves."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "GATEWAY_LOG_FORMAT": "json", "GATEWAY_DRAIN_DELAY": "1.5"},
+    )
+    try:
+        _wait_ready(port, proc)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with (
+            pytest.raises(urllib.error.HTTPError) as info,
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1),
+        ):
+            pass
+        assert info.value.code == 503
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+            assert r.status == 200  # still serving during the drain delay
+        assert proc.wait(10) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_probe_module_answers_for_a_pod_local_gateway(gateway) -> None:
+    from proxy.probe import main as probe
+
+    assert probe(["ready", "--port", str(gateway.port)]) == 0
+    assert probe(["health", "--port", str(gateway.port)]) == 0
+    assert probe(["ready", "--port", str(free_port())]) == 1

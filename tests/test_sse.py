@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamTooLarge
 from proxy.hostpolicy import HostPolicy
 from proxy.settings import CustomHostSettings
 from proxy.sse import SSEDecoder
@@ -46,9 +48,48 @@ def test_last_event_without_blank_line_is_flushed() -> None:
 
 def test_oversized_event_is_refused() -> None:
     d = SSEDecoder()
-    with pytest.raises(UpstreamError):
+    with pytest.raises(UpstreamTooLarge):
         for _ in range(20):
             d.feed(b"x" * 1024 * 1024)
+
+
+def test_a_huge_event_in_small_reads_is_joined_once() -> None:
+    """Reads that complete no event are only stored (no rescan of what came before)."""
+    d = SSEDecoder()
+    assert d.feed(b"data: ") == []
+    for _ in range(2000):
+        assert d.feed(b"y" * 1000) == []
+    assert len(d._parts) == 2001  # stored, never joined while no event can end
+    [event] = d.feed(b"\r\n\r\n")
+    assert event.data == b"y" * 2_000_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from([None, "delta", "error"]), st.binary(max_size=40)),
+        max_size=6,
+    ),
+    newline=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_any_split_of_a_stream_decodes_to_the_same_events(events, newline, cuts) -> None:
+    wire = b""
+    expected = []
+    for name, data in events:
+        data = data.replace(b"\r", b"").replace(b"\n", b"")
+        if name:
+            wire += b"event: " + name.encode() + newline
+        wire += b"data: " + data + newline + newline
+        expected.append((name, data))
+    d = SSEDecoder()
+    got = []
+    last = 0
+    for cut in sorted({c for c in cuts if c <= len(wire)}):
+        got += d.feed(wire[last:cut])
+        last = cut
+    got += d.feed(wire[last:]) + d.flush()
+    assert [(e.event, e.data) for e in got] == expected
 
 
 @pytest.mark.parametrize(

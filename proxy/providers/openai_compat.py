@@ -8,15 +8,21 @@ API lives and how it authenticates; that is all that differs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from proxy.context import RequestBody
-from proxy.errors import AuthenticationError, GatewayError, InvalidRequest, UpstreamError
+from proxy.errors import (
+    AuthenticationError,
+    GatewayError,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamInvalid,
+)
 from proxy.providers.base import UpstreamRequest, openai_style_error
 from proxy.reply import Chunk, Completion
-from proxy.schema import ChatRequest
+from proxy.schema import ChatRequest, Usage
 from proxy.sse import SSEEvent
 from proxy.target import Target
 
@@ -50,6 +56,37 @@ ROWS: tuple[CompatRow, ...] = (
 )
 
 
+class _AnswerShape(msgspec.Struct):
+    """What a relayed answer must be: a JSON object with a choices list (usage read in the
+    same pass). The rest is skipped, not built: the bytes go to the client as they came."""
+
+    choices: list[msgspec.Raw]
+    usage: Usage | None = None
+
+
+class _EventShape(msgspec.Struct):
+    """What a relayed stream event must be: a JSON object; its usage and error, if any."""
+
+    usage: Usage | None = None
+    error: Any = None
+
+
+_answer_decoder = msgspec.json.Decoder(_AnswerShape)
+_event_decoder = msgspec.json.Decoder(_EventShape)
+
+
+def checked_answer(raw: bytes, provider: str) -> Completion:
+    """A relayed chat answer, validated once; 502 when it is not one."""
+    try:
+        shape = _answer_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise UpstreamInvalid(
+            f"{provider} answered with a body that is not a chat completion ({exc})",
+            provider=provider,
+        ) from None
+    return Completion(raw=raw, usage=shape.usage)
+
+
 class PassthroughStream:
     """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk.
 
@@ -70,9 +107,16 @@ class PassthroughStream:
             return []
         if not data:
             return []
-        if event.event == "error" or data.startswith(b'{"error"'):
+        try:
+            shape = _event_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamInvalid(
+                f"{self._provider} sent a stream event that is not a chunk ({exc})",
+                provider=self._provider,
+            ) from None
+        if event.event == "error" or shape.error is not None:
             raise _stream_error(self._provider, data)
-        return [Chunk(raw=data)]
+        return [Chunk(raw=data, usage=shape.usage)]
 
     def finish(self) -> list[Chunk]:
         if not self._done:
@@ -140,7 +184,7 @@ class OpenAICompatAdapter:
     def parse_response(
         self, status: int, headers: Mapping[str, str], raw: bytes, model: str
     ) -> Completion:
-        return Completion(raw=raw)
+        return checked_answer(raw, self.name)
 
     def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError:
         return openai_style_error(status, headers, raw, self.name)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import msgspec
 from msgspec import UNSET
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamInvalid
 from proxy.providers.anthropic.native import Message, Usage, encoder, message_decoder
 from proxy.providers.anthropic.structured import ANSWER_TOOL
 from proxy.providers.common import now
@@ -87,10 +87,7 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes, model: s
     try:
         msg = message_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise UpstreamError(
-            f"anthropic answered with a body that is not a Message ({exc})",
-            status=502,
-            code="upstream_bad_response",
-            provider="anthropic",
+        raise UpstreamInvalid(
+            f"anthropic answered with a body that is not a Message ({exc})", provider="anthropic"
         ) from None
     return Completion(parsed=to_completion(msg, model))

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamError, UpstreamInvalid
 from proxy.providers.anthropic.errors import stream_error
 from proxy.providers.anthropic.native import (
     EVENT_DECODERS,
@@ -68,11 +68,7 @@ class AnthropicStream:
         try:
             ev = decoder.decode(event.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise UpstreamError(
-                f"anthropic sent a malformed {name} event ({exc})",
-                status=502,
-                code="upstream_bad_stream",
-            ) from None
+            raise UpstreamInvalid(f"anthropic sent a malformed {name} event ({exc})") from None
         return self._dispatch(ev)
 
     def _dispatch(self, ev: Any) -> list[Chunk]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamError, UpstreamInvalid
 
 
 class Frame:
@@ -51,7 +51,7 @@ class EventStreamDecoder:
         self._buf = EventStreamBuffer()
         self._errors: type[Exception] = ParserError
         self._pending = 0  # bytes fed but not yet part of a whole frame
-        self._broken: UpstreamError | None = None
+        self._broken: UpstreamInvalid | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
         if self._broken is not None:
@@ -64,10 +64,8 @@ class EventStreamDecoder:
                 self._pending -= m.prelude.total_length
                 frames.append(Frame(dict(m.headers), bytes(m.payload)))
         except self._errors as exc:
-            self._broken = UpstreamError(
+            self._broken = UpstreamInvalid(
                 f"bedrock sent a malformed eventstream frame ({type(exc).__name__})",
-                status=502,
-                code="upstream_bad_frame",
                 provider="bedrock",
             )
             if not frames:

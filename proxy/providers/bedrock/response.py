@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import msgspec
 from msgspec import UNSET
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamInvalid
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.request import JSON_TOOL
 from proxy.providers.common import new_id, now
@@ -65,11 +65,8 @@ def parse_completion(raw: bytes, model: str, id: str) -> ChatCompletion:
     try:
         resp = nv.response_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        raise UpstreamError(
-            "bedrock answered with a body that is not a Converse response",
-            status=502,
-            code="upstream_bad_response",
-            provider="bedrock",
+        raise UpstreamInvalid(
+            "bedrock answered with a body that is not a Converse response", provider="bedrock"
         ) from None
     texts: list[str] = []
     json_answer: str | None = None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamError, UpstreamInvalid
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.errors import stream_error
 from proxy.providers.bedrock.eventstream import Frame
@@ -48,11 +48,8 @@ class ConverseStreamTranslator:
         try:
             return handler(frame.payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamError(
-                f"bedrock sent an unreadable {frame.event_type} event",
-                status=502,
-                code="upstream_bad_event",
-                provider="bedrock",
+            raise UpstreamInvalid(
+                f"bedrock sent an unreadable {frame.event_type} event", provider="bedrock"
             ) from None
 
     def finish(self) -> list[Chunk]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import UNSET
 
-from proxy.errors import UpstreamError
+from proxy.errors import UpstreamInvalid
 from proxy.providers.common import new_id, now
 from proxy.providers.google import native as g
 from proxy.providers.google.request import SIGNATURE_MARK
@@ -95,10 +95,8 @@ def decode(raw: bytes, provider: str) -> g.GenerateContentResponse:
     try:
         return g.response_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise UpstreamError(
+        raise UpstreamInvalid(
             f"{provider} answered with a body that is not a GenerateContentResponse ({exc})",
-            status=502,
-            code="bad_upstream_response",
             provider=provider,
         ) from None
 

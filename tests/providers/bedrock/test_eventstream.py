@@ -60,7 +60,7 @@ def test_crc_mismatch_is_a_502(where: str) -> None:
     with pytest.raises(GatewayError) as err:
         EventStreamDecoder().feed(bytes(data))
     assert err.value.status == 502
-    assert err.value.code == "upstream_bad_frame"
+    assert err.value.code == "upstream_invalid_response"
 
 
 def test_truncated_frame_fails_on_flush() -> None:

@@ -175,7 +175,7 @@ def test_unreadable_answer_is_a_502(make_gateway: GatewayFactory, mock_gemini: M
     with pytest.raises(openai.APIStatusError) as exc:
         client.embeddings.create(model="bad-answer", input="x")
     assert exc.value.status_code == 502
-    assert exc.value.body["code"] == "invalid_upstream_response"  # type: ignore[index]
+    assert exc.value.body["code"] == "upstream_invalid_response"  # type: ignore[index]
 
 
 def test_requests_refused_before_the_upstream(

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from proxy.convert import StreamAssembler
-from proxy.errors import GatewayError, UpstreamError
+from proxy.errors import GatewayError, UpstreamError, UpstreamInvalid
 from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.google.request import SIGNATURE_MARK
 from proxy.schema import (
@@ -90,7 +90,7 @@ def test_blocked_prompt_and_safety_finish_are_content_filter() -> None:
 
 
 def test_garbage_body_is_a_502() -> None:
-    with pytest.raises(UpstreamError) as exc:
+    with pytest.raises(UpstreamInvalid) as exc:
         ADAPTER.parse_response(200, {}, b"<html>", "m")
     assert exc.value.status == 502
 
