@@ -152,7 +152,8 @@ class Relay:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise unreadable(adapter.name, exc) from None
             if ctx.stream:  # the provider answered a stream request with one JSON body
-                return StreamReply(_iterate(completion_to_chunks(completion.parsed)), 200, headers)
+                replay = completion_to_chunks(completion.parsed, _include_usage(ctx))
+                return StreamReply(_iterate(replay), 200, headers)
             return CompletionReply(completion, 200, headers)
         finally:
             if not owned:

@@ -69,7 +69,23 @@ class _EmbeddingList(msgspec.Struct):
     data: list[_Embedding]
 
 
+class _AnswerShape(msgspec.Struct):
+    """What a relayed embeddings answer must be; the rest is the provider's, untouched."""
+
+    data: list[msgspec.Raw]
+
+
 _request_decoder = msgspec.json.Decoder(EmbeddingsRequest)
+_answer_decoder = msgspec.json.Decoder(_AnswerShape)
+
+
+def _check_answer(raw: bytes, provider: str) -> None:
+    try:
+        _answer_decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise native.unreadable_answer(provider, exc) from None
+
+
 _list_decoder = msgspec.json.Decoder(_EmbeddingList)
 
 
@@ -131,17 +147,18 @@ async def send(
     all_headers: bool = False,
 ) -> tuple[bytes, dict[str, str]]:
     """Perform the call; the answer's bytes and the headers worth passing on (or all)."""
-    from middleware.relay import passed_headers, read_within
+    from middleware.relay import check_json_type, passed_headers, read_within
 
     deadline = None if limit_s is None else asyncio.get_running_loop().time() + limit_s
     resp = await open_upstream(gw.session, up, adapter.name, limit_s)
     try:
         if resp.status >= 400:
-            raw = await read_within(resp, ERROR_BODY_LIMIT, deadline, adapter.name)
+            raw = await read_within(resp, ERROR_BODY_LIMIT, deadline, adapter.name, truncate=True)
             raise adapter.parse_error(resp.status, resp.headers, raw)
         raw = await read_within(
             resp, gw.settings.upstream.max_response_bytes, deadline, adapter.name
         )
+        check_json_type(resp.headers, adapter.name, resp.status)
         return raw, dict(resp.headers) if all_headers else passed_headers(resp.headers)
     finally:
         resp.release()
@@ -207,6 +224,7 @@ def embeddings_handler(gw: Gateway) -> Handler:
                 body = raw if model == req.model else _with_model(raw, model)
                 up = adapter.build_embeddings_request(body, target, model)
                 answer, passed = await send(gw, adapter, up, timeout)
+                _check_answer(answer, adapter.name)
         except GatewayError as exc:
             _log(fields, start, exc.status, exc.type)
             return error_response(exc, headers)

@@ -76,7 +76,18 @@ def test_json_answer_to_a_stream_request_is_streamed(gateway, mock_openai) -> No
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: one two three"
-    assert chunks[-2].choices[0].finish_reason == "stop" or chunks[-1].choices
+    assert chunks[-1].choices[0].finish_reason == "stop"  # no usage chunk: none was asked for
+    assert all(c.usage is None for c in chunks)
+    with_usage = list(
+        client.chat.completions.create(
+            model="json-for-stream",
+            messages=MSG,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert with_usage[-2].choices[0].finish_reason == "stop"
+    assert with_usage[-1].choices == [] and with_usage[-1].usage.total_tokens > 0
 
 
 def test_upstream_error_before_first_byte_is_an_http_error(gateway, mock_openai) -> None:

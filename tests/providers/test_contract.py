@@ -7,10 +7,12 @@ in the OpenAI error shape, and has a stream translator with feed/finish.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from proxy.context import RequestBody
 from proxy.errors import GatewayError
+from proxy.framing import FRAMINGS
 from proxy.providers import PROVIDERS
 from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
 from proxy.schema import request_decoder
@@ -63,10 +65,48 @@ def test_parse_error_keeps_status_and_shape(name: str, status: int) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
-def test_stream_translator_shape(name: str) -> None:
-    translator = PROVIDERS[name].stream_translator("m", True)
-    assert callable(translator.feed) and callable(translator.finish)
-    assert PROVIDERS[name].name == name
+def test_request_is_authenticated_json_with_no_secret_in_the_body(name: str) -> None:
+    adapter = PROVIDERS[name]
+    up = adapter.build_request(RequestBody(RAW, request_decoder.decode(RAW)), target(name), "m")
+    assert isinstance(msgspec.json.decode(up.body), dict)
+    assert SECRET.encode() not in up.body
+    auth = {k.lower(): v for k, v in up.headers.items()}
+    assert any(auth.get(h) for h in ("authorization", "api-key", "x-api-key", "x-goog-api-key"))
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+@pytest.mark.parametrize("raw", [b"<html>sign in</html>", b'{"unexpected": true}', b"[1, 2]"])
+def test_an_answer_the_provider_would_not_send_is_a_502(name: str, raw: bytes) -> None:
+    with pytest.raises(GatewayError) as info:
+        PROVIDERS[name].parse_response(200, {}, raw, "m").parsed  # noqa: B018 - decoding is the test
+    assert info.value.status == 502
+    assert info.value.code == "upstream_invalid_response"
+
+
+def _garbage_event(framing: str) -> list[object]:
+    """One native stream event whose payload is not what the provider speaks."""
+    if framing == "aws-eventstream":
+        from tests.providers.bedrock.frames import frame
+
+        decoder = FRAMINGS[framing]()
+        headers = {":message-type": "event", ":event-type": "contentBlockDelta"}
+        return decoder.feed(frame(headers, b"{not json"))
+    return FRAMINGS[framing]().feed(b"event: content_block_delta\ndata: {not json\n\n")
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_stream_translator_refuses_garbage_and_truncation(name: str) -> None:
+    adapter = PROVIDERS[name]
+    raw = RAW.replace(b'"max_tokens"', b'"stream":true,"max_tokens"')
+    up = adapter.build_request(RequestBody(raw, request_decoder.decode(raw)), target(name), "m")
+    [event] = _garbage_event(up.framing)
+    with pytest.raises(GatewayError) as info:
+        adapter.stream_translator("m", True).feed(event)
+    assert info.value.status == 502
+    with pytest.raises(GatewayError) as cut:  # a stream that ends before its end marker
+        adapter.stream_translator("m", True).finish()
+    assert cut.value.status == 502
+    assert adapter.name == name
 
 
 NO_EMBEDDINGS_API = {"anthropic"}  # Anthropic points to Voyage AI for embeddings

@@ -160,3 +160,21 @@ def test_a_broken_first_event_is_an_http_502(make_gateway, hostile) -> None:
     gw = make_gateway()
     r = post(gw, f"{server.url}/not-json-first-event/v1", stream=True)
     assert_502(r)
+
+
+@pytest.mark.parametrize("case", ["html200", "json-not-completion", "gzip-bomb"])
+def test_embeddings_answers_are_checked_too(make_gateway, hostile, case) -> None:
+    _, server = hostile
+    gw = make_gateway({"upstream": {"max_response_bytes": 1024 * 1024}})
+    r = httpx.post(
+        gw.url + "/v1/embeddings",
+        headers={
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": f"{server.url}/{case}/v1",
+            "authorization": f"Bearer {KEY}",
+        },
+        json={"model": "m", "input": "hi"},
+        timeout=10,
+    )
+    assert r.status_code == 502, r.text[:200]
+    assert r.json()["error"]["code"] in ("upstream_invalid_response", "upstream_too_large")

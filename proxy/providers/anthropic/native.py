@@ -116,9 +116,9 @@ class Usage(Struct):
 
 
 class Message(Struct):
+    content: list[Block]  # always present in a Message, even empty: without it, not one
     id: str = ""
     model: str = ""
-    content: list[Block] = []
     stop_reason: str | None = None
     usage: Usage | None = None
 

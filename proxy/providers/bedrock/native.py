@@ -175,7 +175,7 @@ class TokenUsage(_Wire):
 
 
 class ConverseResponse(_Wire):
-    output: Output = msgspec.field(default_factory=Output)
+    output: Output  # always present in a Converse answer: without it, not one
     stop_reason: str = "end_turn"
     usage: TokenUsage | UnsetType = UNSET
 

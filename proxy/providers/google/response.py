@@ -125,4 +125,9 @@ def to_completion(resp: g.GenerateContentResponse, model: str) -> ChatCompletion
 
 
 def parse_response(raw: bytes, model: str, provider: str) -> Completion:
-    return Completion(parsed=to_completion(decode(raw, provider), model))
+    resp = decode(raw, provider)
+    if not resp.candidates and resp.prompt_feedback is None:  # neither an answer nor a block
+        raise UpstreamInvalid(
+            f"{provider} answered with neither candidates nor promptFeedback", provider=provider
+        )
+    return Completion(parsed=to_completion(resp, model))
