@@ -14,8 +14,8 @@ import time
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from proxy.app import decode_chat
-from proxy.context import RequestBody, RequestContext
+from proxy.context import RequestContext
+from proxy.frontdoors.chat import decode_chat
 from proxy.gateway import Gateway
 from proxy.logsetup import configure_logging
 from proxy.pipeline import shutdown_all, startup_all
@@ -67,7 +67,7 @@ async def cost(chain: list[str], rounds: int = 8, n: int = 5000) -> float:
     run = gw.chain
 
     async def one() -> None:
-        body = RequestBody(RAW, decode_chat(RAW))
+        body = decode_chat(RAW)
         ctx = RequestContext("rid", "tid", HEADERS, body, gw)
         reply = await run(ctx)
         assert isinstance(reply, CompletionReply)

@@ -19,7 +19,7 @@ import structlog
 from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.pipeline import Next
-from proxy.reply import Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
 from proxy.schema import Usage
 
 
@@ -50,6 +50,9 @@ class LoggingMiddleware:
             raise
         if isinstance(reply, StreamReply):
             return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+        if isinstance(reply, BodyReply):
+            self.emit(ctx, reply.status, None, reply.usage)
+            return reply
         assert isinstance(reply, CompletionReply)
         self.emit(ctx, reply.status, None, reply.completion.usage())
         return reply
@@ -94,6 +97,7 @@ class LoggingMiddleware:
                 ctx.overhead_ms if ctx.overhead_ms is not None else latency - ctx.upstream_ms, 3
             ),
             "stream": ctx.stream,
+            "endpoint": ctx.endpoint,
         }
         if ctx.ttfb is not None:
             fields["ttfb_ms"] = round(ctx.ttfb * 1000.0, 3)

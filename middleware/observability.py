@@ -18,7 +18,7 @@ from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.observability.usage_estimate import StreamUsage
 from proxy.pipeline import Next
-from proxy.reply import Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
 from proxy.schema import Usage, text_of
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class ObservabilityMiddleware:
         if m is not None:
             m.in_flight.inc()
         if self.bodies:
+            ctx.reads_reply = True
             ctx.state["bodies"] = {"request_messages": ctx.body.as_dict().get("messages")}
         try:
             reply = await call_next(ctx)
@@ -67,6 +68,9 @@ class ObservabilityMiddleware:
             if m is not None:
                 m.in_flight_streams.inc()
             return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+        if isinstance(reply, BodyReply):
+            self._end(ctx, reply.status, None, reply.usage, None)
+            return reply
         assert isinstance(reply, CompletionReply)
         usage = reply.completion.usage()
         if self.bodies:
@@ -103,7 +107,7 @@ class ObservabilityMiddleware:
                 obs.metrics.in_flight_streams.dec()
             usage: Usage | None = None
             if error is None or counter.reported is not None or counter.chars:
-                usage, ctx.usage_estimated = counter.result(ctx.request)
+                usage, ctx.usage_estimated = counter.result(ctx.body.as_dict().get("messages"))
             if self.bodies:
                 ctx.state["bodies"]["response_text"] = "".join(counter.text)
             self._end(ctx, status, error, usage, ttfb)

@@ -19,6 +19,7 @@ import msgspec
 
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequest
+from proxy.frontdoors import ENDPOINTS
 from proxy.pipeline import Next
 from proxy.reply import Reply
 from proxy.routing.attempt import apply_overrides, call_target
@@ -49,6 +50,8 @@ class RouterOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class RouterMiddleware:
     Options = RouterOptions
+    # every endpoint with an upstream (the settings' model catalog has none)
+    endpoints = ENDPOINTS - {"catalog"}
 
     def __init__(self, options: RouterOptions | None = None) -> None:
         self.options = options or RouterOptions()
@@ -81,7 +84,7 @@ class RouterMiddleware:
         gw, engine = self.gw, self.engine
         assert gw is not None and engine is not None, "RouterMiddleware.startup was not called"
         client = header_fields(ctx)
-        slug, model = split_model(ctx.request.model)
+        slug, model = split_model(ctx.body.head.model)
         ctx.model = model
         config = ctx.config
         if slug is not None:

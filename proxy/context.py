@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from proxy.schema import ChatRequest, encoder
+from proxy.body import RequestBody, RequestHead
+from proxy.schema import ChatRequest
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -25,53 +24,9 @@ if TYPE_CHECKING:
     ]
 
 
+__all__ = ["RequestBody", "RequestContext", "RequestHead"]
+
 _UNRESOLVED = object()
-
-
-class RequestBody:
-    """The client's body: raw bytes, the typed view, and the edits made since.
-
-    The raw bytes are the pass-through truth for OpenAI-compatible upstreams (unknown
-    fields survive); the typed ``ChatRequest`` is what native adapters translate from.
-    Edits go through ``set`` so both stay consistent.
-    """
-
-    __slots__ = ("_dict", "patch", "raw", "request")
-
-    def __init__(self, raw: bytes, request: ChatRequest) -> None:
-        self.raw = raw
-        self.request = request
-        self.patch: dict[str, Any] = {}
-        self._dict: dict[str, Any] | None = None
-
-    def set(self, **params: Any) -> None:
-        """Change top-level parameters (override_params, guardrail mutators, model rewrite).
-
-        Raises ``msgspec.ValidationError`` if the result is not a valid request.
-        """
-        self.patch.update(params)
-        merged = msgspec.to_builtins(self.request)
-        merged.update(msgspec.to_builtins(params))
-        self.request = msgspec.convert(merged, ChatRequest)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The client's body as a dict with every edit applied (unknown fields kept)."""
-        if self._dict is None:
-            self._dict = msgspec.json.decode(self.raw)
-        if self.patch:
-            d = dict(self._dict)
-            d.update(msgspec.to_builtins(self.patch))
-            return d
-        return self._dict
-
-    def passthrough_bytes(self, **overrides: Any) -> bytes:
-        """Body bytes for an OpenAI-compatible upstream: the raw bytes when unchanged."""
-        if not self.patch and not overrides:
-            return self.raw
-        d = self.as_dict()
-        if overrides:
-            d = {**d, **overrides}
-        return encoder.encode(d)
 
 
 class RequestContext:
@@ -88,6 +43,7 @@ class RequestContext:
         "cache_status",
         "config_inline",
         "cost",
+        "endpoint",
         "error",
         "gateway",
         "headers",
@@ -96,6 +52,7 @@ class RequestContext:
         "overhead_ms",
         "principal",
         "provider",
+        "reads_reply",
         "request_id",
         "response_headers",
         "start",
@@ -119,15 +76,17 @@ class RequestContext:
         headers: CIMultiDictProxy[str],
         body: RequestBody,
         gateway: Gateway | None = None,
+        endpoint: str = "chat",
     ) -> None:
         self.start = time.perf_counter()
         self.gateway = gateway
+        self.endpoint = endpoint  # which front door's API: chat, messages, embeddings, ...
         self.request_id = request_id
         self.trace_id = trace_id
         self.headers = headers
         self.body = body
-        self.stream = bool(body.request.stream)
-        self.model = body.request.model
+        self.stream = body.head.stream
+        self.model = body.head.model
         self.provider: str | None = None
         self.metadata: dict[str, Any] = {}
         self.principal: str | None = None  # gateway key name when auth is on
@@ -149,6 +108,9 @@ class RequestContext:
         self.overhead_ms: float | None = None  # gateway time, less upstream (x-gateway-overhead-ms)
         self.trace_headers: dict[str, str] | None = None  # traceparent for the upstream call
         self.cache_status: str | None = None
+        # a middleware that reads the answer's content (output guardrails, cache store)
+        # sets it before the upstream call: a native stream is then translated to chat
+        self.reads_reply = False
         self.state: dict[str, Any] = {}  # free slot for user middlewares
 
     @property

@@ -8,9 +8,10 @@ import aiohttp
 import structlog
 
 from proxy.errors import GatewayError
+from proxy.frontdoors import ENDPOINTS
 from proxy.hostpolicy import HostPolicy
 from proxy.observability.observer import Observability
-from proxy.pipeline import Next, SettingsError, instantiate
+from proxy.pipeline import Next, SettingsError, applies, instantiate
 from proxy.providers import PROVIDERS, canonical
 from proxy.routing.config import ConfigNode, parse_config
 from proxy.settings import Settings
@@ -49,7 +50,7 @@ class Gateway:
                 )
         self._session: aiohttp.ClientSession | None = None
         self.ready = False
-        self.chain: Next | None = None
+        self.chains: dict[str, Next] = {}
 
     def providers_named_in_settings(self) -> set[str]:
         """Providers the settings use (entries and configs): their adapters are warmed."""
@@ -65,8 +66,12 @@ class Gateway:
         return names & PROVIDERS.keys()
 
     def freeze(self, terminal: Next) -> None:
-        # with tracing on, each middleware and each upstream attempt gets its own span
-        self.chain = self.observability.chain(self.middlewares, terminal)
+        """Fold one chain per endpoint, each with the middlewares that declare it (a
+        middleware without ``endpoints`` applies to all), the terminal step pinned last."""
+        for endpoint in sorted(ENDPOINTS):
+            mws = [m for m in self.middlewares if applies(m, endpoint)]
+            # with tracing on, each middleware and each upstream attempt gets its own span
+            self.chains[endpoint] = self.observability.chain(mws, terminal)
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -33,10 +33,18 @@ class Middleware(Protocol):
     Optional class attribute ``Options``: a ``msgspec.Struct`` type. The settings entry's
     ``options`` are decoded into it at start-up (typos fail there) and passed to
     ``__init__(options)``. Optional ``async startup(gateway)`` / ``async shutdown()`` run
-    with the server's lifecycle, for sessions and pools.
+    with the server's lifecycle, for sessions and pools. Optional ``endpoints``: the
+    endpoints it applies to (``proxy.frontdoors.ENDPOINTS``; absent: every endpoint); the
+    chain of an endpoint it does not declare simply does not contain it.
     """
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply: ...
+
+
+def applies(mw: object, endpoint: str) -> bool:
+    """Whether a middleware is in ``endpoint``'s chain (by its ``endpoints`` declaration)."""
+    declared: frozenset[str] | None = getattr(mw, "endpoints", None)
+    return declared is None or endpoint in declared
 
 
 class _Step:

@@ -1,8 +1,18 @@
-"""What a chain returns: a complete answer or a stream of chunks.
+"""What a chain returns: a complete answer, a stream of chunks, or an opaque body.
 
-Both keep the bytes and the typed view side by side and convert lazily: an OpenAI-compatible
-answer is relayed byte for byte (nothing lost, nothing re-encoded) unless some middleware
-asks for the typed view, and a native adapter's typed chunks are encoded once, at the edge.
+``Completion`` and ``Chunk`` keep the bytes and the typed chat view side by side and convert
+lazily: an OpenAI-compatible answer is relayed byte for byte (nothing lost, nothing
+re-encoded) unless some middleware asks for the typed view, and a native adapter's typed
+chunks are encoded once, at the edge.
+
+Their bytes are in a *wire* format: ``chat`` (OpenAI's), or the native format of a front
+door whose upstream speaks it too (``anthropic`` for ``/v1/messages`` sent to Claude). A
+non-chat wire registers a ``WireCodec`` (``proxy.wires``) that reads the chat view and the
+usage from those bytes, so middlewares see chat whatever the wire, and the front door
+writes the bytes unchanged when they are already in its own format.
+
+``BodyReply`` is an answer no middleware reads into (embeddings, files, audio): bytes or a
+byte stream with its content type, and the usage when the endpoint reports one.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from proxy.schema import (
     encoder,
     usage_decoder,
 )
+from proxy.wires import wire_codec
 
 S = TypeVar("S", ChatCompletion, ChatCompletionChunk)
 
@@ -29,44 +40,85 @@ S = TypeVar("S", ChatCompletion, ChatCompletionChunk)
 class _Lazy(Generic[S]):
     """JSON bytes and/or the typed Struct of one message; each made from the other on use."""
 
-    __slots__ = ("_parsed", "_raw")
+    __slots__ = ("_parsed", "_raw", "_usage", "wire")
     _decoder: ClassVar[msgspec.json.Decoder[Any]]
     kind: ClassVar[str]
 
-    def __init__(self, raw: bytes | None, parsed: S | None) -> None:
+    def __init__(
+        self,
+        raw: bytes | None,
+        parsed: S | None,
+        usage: Usage | bool | None = False,  # False: not looked up yet
+        wire: str = "chat",
+    ) -> None:
         self._raw = raw
         self._parsed: S | None = parsed
+        self._usage = usage
+        self.wire = wire if raw is not None else "chat"
 
     @property
     def raw(self) -> bytes:
+        """The bytes, in ``wire`` format."""
         if self._raw is None:
             self._raw = encoder.encode(self._parsed)
         return self._raw
 
     @property
     def parsed(self) -> S:
+        """The typed chat view (converted from the wire's bytes on first use)."""
         found = self._parsed
         if found is None:
             assert self._raw is not None
             try:
-                found = self._parsed = self._decoder.decode(self._raw)
+                if self.wire == "chat":
+                    found = self._decoder.decode(self._raw)
+                else:
+                    found = self._from_wire(self._raw)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 # bytes are only ever the upstream's (or a cache's copy of them)
                 raise UpstreamInvalid(
                     f"the upstream answer is not a valid {self.kind}: {exc}"
                 ) from None
+            self._parsed = found
         return found
 
+    def _from_wire(self, raw: bytes) -> S:
+        raise NotImplementedError
+
     def replace(self, parsed: S) -> None:
-        """Swap in an edited message; the bytes are re-encoded on next use."""
+        """Swap in an edited message; the bytes are re-encoded (as chat) on next use."""
         self._parsed = parsed
         self._raw = None
+        self._usage = False
+        self.wire = "chat"
+
+    def usage(self) -> Usage | None:
+        """The usage this message carries (read once: logging, metrics and cost all ask)."""
+        if self._usage is not False:
+            return self._usage  # type: ignore[return-value]
+        found = self._find_usage()
+        self._usage = found
+        return found
+
+    def _find_usage(self) -> Usage | None:
+        if self._parsed is not None:
+            u = self._parsed.usage
+            return u if isinstance(u, Usage) else None
+        raw = self.raw
+        try:
+            if self.wire != "chat":
+                return wire_codec(self.wire).usage(raw)
+            if b'"usage"' not in raw:
+                return None
+            return usage_decoder.decode(raw).usage
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamInvalid(f"the upstream answer has a malformed usage: {exc}") from None
 
 
 class Completion(_Lazy[ChatCompletion]):
     """A complete chat completion."""
 
-    __slots__ = ("_usage",)
+    __slots__ = ()
     _decoder = completion_decoder
     kind = "chat completion"
 
@@ -74,43 +126,30 @@ class Completion(_Lazy[ChatCompletion]):
         self,
         raw: bytes | None = None,
         parsed: ChatCompletion | None = None,
-        usage: Usage | bool | None = False,  # False: not looked up yet
+        usage: Usage | bool | None = False,
+        wire: str = "chat",
     ) -> None:
         if raw is None and parsed is None:
             raise ValueError("a Completion needs bytes or a ChatCompletion")
-        super().__init__(raw, parsed)
-        self._usage = usage
+        super().__init__(raw, parsed, usage, wire)
 
-    def replace(self, parsed: ChatCompletion) -> None:
-        super().replace(parsed)
-        self._usage = False
-
-    def usage(self) -> Usage | None:
-        """The answer's usage; read once (logging, metrics and cost all ask)."""
-        if self._usage is not False:
-            return self._usage  # type: ignore[return-value]
-        found: Usage | None = None
-        if self._parsed is not None:
-            u = self._parsed.usage
-            found = u if isinstance(u, Usage) else None
-        else:
-            try:
-                found = usage_decoder.decode(self.raw).usage
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise UpstreamInvalid(f"the upstream answer has a malformed usage: {exc}") from None
-        self._usage = found
-        return found
+    def _from_wire(self, raw: bytes) -> ChatCompletion:
+        return wire_codec(self.wire).completion(raw)
 
 
 class Chunk(_Lazy[ChatCompletionChunk]):
-    """One ``chat.completion.chunk`` of a stream.
+    """One ``chat.completion.chunk`` of a stream (or one native event of its wire).
 
     ``flush`` is False when more chunks are already in hand (the relay decoded several from
     one upstream read): the handler then sends them to the client in one write instead of
     one syscall each. A middleware that drops a chunk should carry its ``flush`` over.
+    ``event`` is the SSE event name of a native event (Anthropic names every event).
+    A native event has no chat view of its own (stream translation keeps state): a
+    middleware that reads stream content sets ``ctx.reads_reply`` before the upstream is
+    called, and then every chunk it sees is chat.
     """
 
-    __slots__ = ("_usage", "flush")
+    __slots__ = ("event", "flush")
     _decoder = chunk_decoder
     kind = "chat completion chunk"
 
@@ -119,31 +158,20 @@ class Chunk(_Lazy[ChatCompletionChunk]):
         raw: bytes | None = None,
         parsed: ChatCompletionChunk | None = None,
         flush: bool = True,
-        usage: Usage | bool | None = False,  # False: not looked up yet
+        usage: Usage | bool | None = False,
+        wire: str = "chat",
+        event: str | None = None,
     ) -> None:
-        super().__init__(raw, parsed)
+        super().__init__(raw, parsed, usage, wire)
         self.flush = flush
-        self._usage = usage
+        self.event = event
 
-    def replace(self, parsed: ChatCompletionChunk) -> None:
-        super().replace(parsed)
-        self._usage = False
-
-    def usage(self) -> Usage | None:
-        """Usage if this chunk carries it (cheap check on the bytes first)."""
-        if self._usage is not False:
-            return self._usage  # type: ignore[return-value]
-        if self._parsed is None and b'"usage"' not in self.raw:
-            found = None
-        else:
-            u = self.parsed.usage
-            found = u if isinstance(u, Usage) else None
-        self._usage = found
-        return found
+    def _from_wire(self, raw: bytes) -> ChatCompletionChunk:
+        raise UpstreamInvalid(f"a native {self.wire} stream event has no chat view")
 
 
 class Reply:
-    """Common part of both reply kinds: the status and headers for the client."""
+    """Common part of every reply kind: the status and headers for the client."""
 
     __slots__ = ("headers", "status")
 
@@ -180,6 +208,26 @@ class StreamReply(Reply):
         """Wrap the chunk iterator (tee, transform, observe) keeping status and headers."""
         self.chunks = wrapper(self.chunks)
         return self
+
+
+class BodyReply(Reply):
+    """An answer relayed as it came: ``body`` is bytes, or an async iterator of byte pieces
+    (closed by whoever consumes it). ``usage``: what the endpoint reported, if anything."""
+
+    __slots__ = ("body", "content_type", "usage")
+
+    def __init__(
+        self,
+        body: bytes | AsyncIterator[bytes],
+        content_type: str = "application/json",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(status, headers)
+        self.body = body
+        self.content_type = content_type
+        self.usage = usage
 
 
 async def aclose(it: AsyncIterator[Any]) -> None:

@@ -46,24 +46,47 @@ OPENAI = {"x-portkey-provider": "openai", "authorization": f"Bearer {PROVIDER_KE
         ({"messages": [{"role": "user", "content": "x"}]}, "model", "required"),
         ({"model": "m"}, "messages", "required"),
         ({"model": "m", "messages": []}, "messages", "at least one"),
-        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", ""),
-        ({"model": "m", "messages": [{"content": "x"}]}, "messages[0]", "role"),
-        ({**GOOD, "temperature": "hot"}, "temperature", "Expected"),
+        ({"model": "m", "messages": ["hi"]}, "messages[0]", "object"),
         ({"model": 5, "messages": GOOD["messages"]}, "model", "Expected `str`"),
-        (
-            {"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]},
-            "messages[0].content",
-            "",
-        ),
+        ({**GOOD, "stream": "sometimes"}, "stream", "Expected"),
     ],
 )
 async def test_bad_bodies_are_400_naming_the_field(gateway, body, param, fragment) -> None:
+    """What the gateway itself reads (the head) is checked for every provider."""
     status, resp, _ = await post(gateway.url, body, OPENAI)
     assert status == 400
     err = assert_openai_error(resp, "invalid_request_error")
     if param is not None:
         assert err["param"] is not None and err["param"].startswith(param), err
     assert fragment in err["message"]
+
+
+ANTHROPIC = {"x-portkey-provider": "anthropic", "authorization": f"Bearer {PROVIDER_KEY}"}
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "m", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"model": "m", "messages": [{"content": "x"}]}, "messages[0]"),
+        ({**GOOD, "temperature": "hot"}, "temperature"),
+        (
+            {"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]},
+            "messages[0].content",
+        ),
+    ],
+)
+async def test_what_a_translating_provider_cannot_carry_is_400_naming_it(
+    gateway, body, param
+) -> None:
+    """The rest of the body is the provider's: a translating adapter names the field and
+    itself (an OpenAI-compatible provider gets it as sent: tests/test_forward_compat.py)."""
+    status, resp, _ = await post(gateway.url, body, ANTHROPIC)
+    assert status == 400
+    err = assert_openai_error(resp, "invalid_request_error")
+    assert err["param"] is not None and err["param"].startswith(param), err
+    assert err["code"] == "unsupported_by_provider"
+    assert "anthropic" in err["message"]
 
 
 async def test_missing_provider_is_400(gateway) -> None:

@@ -21,8 +21,10 @@ from middleware.cache.memory import MemoryStore, Store
 from middleware.cache.replay import Entry, decode_entry, encode_entry, hit_reply, tee
 from proxy.context import RequestContext
 from proxy.errors import GatewayError
+from proxy.frontdoors import CONVERSATIONS
 from proxy.pipeline import Next, SettingsError
 from proxy.reply import CompletionReply, Reply, StreamReply
+from proxy.schema import encoder
 
 if TYPE_CHECKING:
     from middleware.cache.redis_backend import RedisStore
@@ -72,6 +74,7 @@ def _check(o: CacheOptions) -> None:
 
 class CacheMiddleware:
     Options = CacheOptions
+    endpoints = CONVERSATIONS  # answers to a conversation; embeddings and files are not kept
 
     def __init__(self, options: CacheOptions | None = None) -> None:
         self.options = o = options or CacheOptions()
@@ -159,6 +162,7 @@ class CacheMiddleware:
                 ctx.provider = ctx.provider or entry.provider
                 return hit_reply(ctx, entry)
         _status(ctx, status)
+        ctx.reads_reply = True  # the answer is stored as chat, whatever the front door
         reply = await call_next(ctx)
         if not 200 <= reply.status < 300:
             return reply
@@ -169,7 +173,10 @@ class CacheMiddleware:
         if isinstance(reply, StreamReply):
             return reply.wrap(lambda chunks: tee(chunks, store))
         assert isinstance(reply, CompletionReply)
-        await store(reply.completion.raw)
+        completion = reply.completion
+        await store(
+            completion.raw if completion.wire == "chat" else encoder.encode(completion.parsed)
+        )
         return reply
 
     def _semantic_ready(self) -> bool:

@@ -74,6 +74,7 @@ def exact_key(ctx: RequestContext, namespace: str, body: dict[str, Any] | None =
     body = canonical_body(ctx) if body is None else body
     ident = {
         "v": KEY_VERSION,
+        "ep": ctx.endpoint,
         "scope": scope(ctx),
         "ns": namespace,
         "dest": _destination(ctx),

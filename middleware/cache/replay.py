@@ -45,9 +45,8 @@ def hit_reply(ctx: RequestContext, entry: Entry) -> Reply:
     if not ctx.stream:
         return CompletionReply(Completion(raw=bytes(entry.completion)))
     completion = completion_decoder.decode(entry.completion)
-    so = ctx.request.stream_options
-    include_usage = bool(so and getattr(so, "include_usage", False) is True)
-    return StreamReply(_iterate(completion_to_chunks(completion, include_usage)))
+    chunks = completion_to_chunks(completion, ctx.body.head.include_usage)
+    return StreamReply(_iterate(chunks))
 
 
 async def _iterate(chunks: list[Chunk]) -> AsyncIterator[Chunk]:

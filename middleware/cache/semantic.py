@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from proxy.embeddings import embed_texts
 from proxy.errors import GatewayError
 from proxy.routing.resolve import settings_target, slug_target
 from proxy.target import Target
+from proxy.terminal.embeddings import embed_texts
 
 if TYPE_CHECKING:
     from middleware.cache.redis_backend import RedisStore

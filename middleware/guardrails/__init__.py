@@ -35,6 +35,7 @@ from middleware.guardrails.runner import run_all, summary
 from middleware.guardrails.stream import StreamGuard
 from proxy.context import RequestContext
 from proxy.errors import GatewayError, InvalidRequest
+from proxy.frontdoors import CONVERSATIONS
 from proxy.pipeline import Next, SettingsError
 from proxy.reply import Completion, CompletionReply, Reply, StreamReply
 from proxy.routing.config import ConfigNode
@@ -78,6 +79,7 @@ class Plan:
 
 class GuardrailsMiddleware:
     Options = GuardrailsOptions
+    endpoints = CONVERSATIONS  # checks read a conversation's text
 
     def __init__(self, options: GuardrailsOptions | None = None) -> None:
         o = options or GuardrailsOptions()
@@ -261,6 +263,7 @@ class GuardrailsMiddleware:
         plan = self._plan(ctx)
         if plan is None:
             return await call_next(ctx)
+        ctx.reads_reply = True  # checks and hook results work on the chat view of the answer
         before = await self._input(ctx, plan.input) if plan.input else []
         if not plan.nested:
             reply = await call_next(ctx)

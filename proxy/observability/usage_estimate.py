@@ -11,11 +11,12 @@ offline egress gateway cannot do, and it is wrong for non-OpenAI models anyway.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
 from proxy.reply import Chunk
-from proxy.schema import ChatRequest, TextPart, Usage
+from proxy.schema import Usage, text_of_json
 
 CHARS_PER_TOKEN = 4.0
 TOKENS_PER_MESSAGE = 3
@@ -26,20 +27,20 @@ def tokens_for_chars(chars: int) -> int:
     return int(chars / CHARS_PER_TOKEN + 0.5) if chars else 0
 
 
-def estimate_prompt_tokens(req: ChatRequest) -> int:
+def estimate_prompt_tokens(messages: Any) -> int:
+    """Prompt tokens of chat messages in their JSON form (whatever parts they hold)."""
+    if not isinstance(messages, list):
+        return REPLY_PRIMING
     chars = 0
-    for m in req.messages:
-        content = getattr(m, "content", None)
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, TextPart):
-                    chars += len(part.text)
-        for call in getattr(m, "tool_calls", None) or ():
-            fn = getattr(call, "function", None)
-            chars += len(getattr(fn, "arguments", "") or "") + len(getattr(fn, "name", "") or "")
-    return tokens_for_chars(chars) + TOKENS_PER_MESSAGE * len(req.messages) + REPLY_PRIMING
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        chars += len(text_of_json(m.get("content")))
+        for call in m.get("tool_calls") or ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict):
+                chars += len(str(fn.get("arguments") or "")) + len(str(fn.get("name") or ""))
+    return tokens_for_chars(chars) + TOKENS_PER_MESSAGE * len(messages) + REPLY_PRIMING
 
 
 class _Fn(msgspec.Struct):
@@ -110,10 +111,10 @@ class StreamUsage:
                 if tc.function is not None and tc.function.arguments:
                     self.chars += len(tc.function.arguments)
 
-    def result(self, req: ChatRequest) -> tuple[Usage, bool]:
-        """(usage, estimated)."""
+    def result(self, messages: Any) -> tuple[Usage, bool]:
+        """(usage, estimated); ``messages``: the request's, in chat JSON form."""
         if self.reported is not None:
             return self.reported, False
-        prompt = estimate_prompt_tokens(req)
+        prompt = estimate_prompt_tokens(messages)
         completion = tokens_for_chars(self.chars)
         return Usage(prompt, completion, prompt + completion), True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import AuthenticationError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.openai_compat import CompatRow, OpenAICompatAdapter
@@ -48,10 +48,10 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
                 code="missing_api_key",
             )
         headers["Content-Type"] = "application/json"
-        overrides = {"model": model} if model != body.request.model else {}
+        overrides = {"model": model} if model != body.head.model else {}
         return UpstreamRequest(
             url=f"{base}/deployments/{deployment}/chat/completions?api-version={version}",
             headers=headers,
             body=body.passthrough_bytes(**overrides),
-            stream=bool(body.request.stream),
+            stream=body.head.stream,
         )

@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import GatewayError, UpstreamError, as_str_or_none, type_for_status
 from proxy.reply import Chunk, Completion
 from proxy.target import Target
@@ -46,6 +46,20 @@ class StreamTranslator(Protocol):
     def finish(self) -> list[Chunk]:
         """Called once when the upstream stream ends cleanly."""
         ...
+
+
+class Translation(Protocol):
+    """How to read one kind of upstream answer: what the relay needs."""
+
+    name: str
+
+    def parse_response(
+        self, status: int, headers: Mapping[str, str], raw: bytes, model: str
+    ) -> Completion: ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
+
+    def stream_translator(self, model: str, include_usage: bool) -> StreamTranslator: ...
 
 
 class ProviderAdapter(Protocol):
@@ -170,5 +184,22 @@ class NativeEmbeddingsAdapter(Protocol):
     def parse_embeddings(
         self, answers: list[tuple[Mapping[str, str], bytes]], inp: EmbeddingsInput, model: str
     ) -> tuple[list[list[float]], int]: ...
+
+    def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
+
+
+@runtime_checkable
+class ModelsAdapter(Protocol):
+    """An adapter that can list its provider's models (``GET /v1/models``).
+
+    ``parse_models`` returns OpenAI's list shape (``{"object": "list", "data": [...]}``)
+    as bytes: an OpenAI-compatible list as the provider sent it, a native one translated.
+    """
+
+    name: str
+
+    def models_request(self, target: Target) -> UpstreamRequest: ...
+
+    def parse_models(self, raw: bytes) -> bytes: ...
 
     def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody, RequestHead
 from proxy.errors import (
     AuthenticationError,
     GatewayError,
@@ -22,7 +22,7 @@ from proxy.errors import (
 )
 from proxy.providers.base import UpstreamRequest, openai_style_error
 from proxy.reply import Chunk, Completion
-from proxy.schema import ChatRequest, Usage
+from proxy.schema import Usage
 from proxy.sse import SSEEvent
 from proxy.target import Target
 
@@ -71,7 +71,12 @@ class _EventShape(msgspec.Struct):
     error: Any = None
 
 
+class _ModelList(msgspec.Struct):
+    data: list[msgspec.Raw]
+
+
 _answer_decoder = msgspec.json.Decoder(_AnswerShape)
+_models_decoder = msgspec.json.Decoder(_ModelList)
 _event_decoder = msgspec.json.Decoder(_EventShape)
 
 
@@ -173,12 +178,12 @@ class OpenAICompatAdapter:
             headers["OpenAI-Organization"] = target.openai_organization
         if target.openai_project:
             headers["OpenAI-Project"] = target.openai_project
-        overrides = {"model": model} if model != body.request.model else {}
+        overrides = {"model": model} if model != body.head.model else {}
         return UpstreamRequest(
             url=self.base_url(target) + self.row.path,
             headers=headers,
             body=body.passthrough_bytes(**overrides),
-            stream=bool(body.request.stream),
+            stream=body.head.stream,
         )
 
     def parse_response(
@@ -191,6 +196,25 @@ class OpenAICompatAdapter:
 
     def stream_translator(self, model: str, include_usage: bool) -> PassthroughStream:
         return PassthroughStream(self.name)
+
+    def models_request(self, target: Target) -> UpstreamRequest:
+        """``GET .../models`` beside the chat URL, with the same auth."""
+        chat = self.build_request(_EMBEDDINGS_PROBE, target, "")
+        head, sep, tail = chat.url.rpartition("/chat/completions")
+        url = head + "/models" + tail if sep else chat.url
+        headers = {k: v for k, v in chat.headers.items() if k.lower() != "content-type"}
+        return UpstreamRequest(method="GET", url=url, headers=headers, body=b"")
+
+    def parse_models(self, raw: bytes) -> bytes:
+        """OpenAI's list as the provider sent it, once checked to be one."""
+        try:
+            _models_decoder.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise UpstreamInvalid(
+                f"{self.name} answered with a body that is not a model list ({exc})",
+                provider=self.name,
+            ) from None
+        return raw
 
     def build_embeddings_request(self, body: bytes, target: Target, model: str) -> UpstreamRequest:
         """``POST .../embeddings`` beside the chat URL, with the same auth.
@@ -205,4 +229,4 @@ class OpenAICompatAdapter:
 
 
 # a stand-in chat body: build_embeddings_request only reuses the URL and headers of a chat call
-_EMBEDDINGS_PROBE = RequestBody(b'{"model":"","messages":[]}', ChatRequest(model="", messages=[]))
+_EMBEDDINGS_PROBE = RequestBody(b'{"model":"","messages":[]}', RequestHead())

@@ -12,12 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from proxy.context import RequestContext
-from proxy.errors import GatewayError, InvalidRequest, UpstreamTimeout, UpstreamUnreachable
+from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
 from proxy.reply import Chunk, Reply, StreamReply, aclose
-from proxy.schema import ChatRequest
 
 if TYPE_CHECKING:
     from proxy.pipeline import Next
@@ -57,33 +54,28 @@ def moves_on(err: GatewayError, codes: list[int] | None) -> bool:
 
 
 def apply_overrides(ctx: RequestContext, overrides: dict[str, Any] | None) -> None:
+    """A target's ``override_params`` onto the body. Not validated here: a pass-through
+    provider judges them itself, a translating adapter reads them through the typed view
+    (and names what it cannot carry)."""
     if not overrides:
         return
-    try:
-        ctx.body.set(**overrides)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(
-            f"override_params make an invalid request: {exc}",
-            param="override_params",
-            code="invalid_config",
-        ) from None
-    if "model" in overrides:
-        ctx.model = ctx.body.request.model
+    ctx.body.set(**overrides)
+    model = overrides.get("model")
+    if isinstance(model, str):
+        ctx.model = model
 
 
 class BodySnapshot:
-    """The body (typed view and edits) and model as they were before the first attempt."""
+    """The body's edits and the model as they were before the first attempt."""
 
-    __slots__ = ("model", "patch", "request")
+    __slots__ = ("model", "patch")
 
     def __init__(self, ctx: RequestContext) -> None:
-        self.request: ChatRequest = ctx.body.request  # replaced, never mutated, by set()
         self.patch = dict(ctx.body.patch)
         self.model = ctx.model
 
     def restore(self, ctx: RequestContext) -> None:
-        ctx.body.request = self.request
-        ctx.body.patch = dict(self.patch)
+        ctx.body.restore(self.patch)
         ctx.model = self.model
 
 

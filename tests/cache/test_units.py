@@ -12,15 +12,15 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from middleware.cache.key import exact_key, semantic_key
 from middleware.cache.memory import ENTRY_OVERHEAD, MemoryStore
 from middleware.cache.semantic import MemoryIndex, normalise
-from proxy.app import decode_chat
-from proxy.context import RequestBody, RequestContext
+from proxy.context import RequestContext
+from proxy.frontdoors.chat import decode_chat
 from proxy.routing.config import parse_config
 
 
 def ctx_for(body: dict[str, Any] | str, **headers: str) -> RequestContext:
     raw = (body if isinstance(body, str) else json.dumps(body)).encode()
     h = CIMultiDictProxy(CIMultiDict({k.replace("_", "-"): v for k, v in headers.items()}))
-    return RequestContext("rid", "tid", h, RequestBody(raw, decode_chat(raw)))
+    return RequestContext("rid", "tid", h, decode_chat(raw))
 
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.3}

@@ -10,12 +10,11 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from proxy.context import RequestBody
 from proxy.errors import GatewayError
 from proxy.framing import FRAMINGS
+from proxy.frontdoors.chat import decode_chat
 from proxy.providers import PROVIDERS
 from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
-from proxy.schema import request_decoder
 from proxy.target import Target
 
 RAW = (
@@ -45,7 +44,7 @@ def target(name: str) -> Target:
 def test_build_request(name: str, stream: bool) -> None:
     adapter = PROVIDERS[name]
     raw = RAW.replace(b'"max_tokens"', b'"stream":true,"max_tokens"') if stream else RAW
-    up = adapter.build_request(RequestBody(raw, request_decoder.decode(raw)), target(name), "m")
+    up = adapter.build_request(decode_chat(raw), target(name), "m")
     assert isinstance(up, UpstreamRequest)
     assert up.url.startswith(("https://", "http://"))
     assert SECRET not in up.url, "credentials travel in headers, never in URLs (URLs get logged)"
@@ -67,7 +66,7 @@ def test_parse_error_keeps_status_and_shape(name: str, status: int) -> None:
 @pytest.mark.parametrize("name", sorted(PROVIDERS))
 def test_request_is_authenticated_json_with_no_secret_in_the_body(name: str) -> None:
     adapter = PROVIDERS[name]
-    up = adapter.build_request(RequestBody(RAW, request_decoder.decode(RAW)), target(name), "m")
+    up = adapter.build_request(decode_chat(RAW), target(name), "m")
     assert isinstance(msgspec.json.decode(up.body), dict)
     assert SECRET.encode() not in up.body
     auth = {k.lower(): v for k, v in up.headers.items()}
@@ -98,7 +97,7 @@ def _garbage_event(framing: str) -> list[object]:
 def test_stream_translator_refuses_garbage_and_truncation(name: str) -> None:
     adapter = PROVIDERS[name]
     raw = RAW.replace(b'"max_tokens"', b'"stream":true,"max_tokens"')
-    up = adapter.build_request(RequestBody(raw, request_decoder.decode(raw)), target(name), "m")
+    up = adapter.build_request(decode_chat(raw), target(name), "m")
     [event] = _garbage_event(up.framing)
     with pytest.raises(GatewayError) as info:
         adapter.stream_translator("m", True).feed(event)

@@ -26,7 +26,7 @@ class ModelWhitelist(Check):
         self.models = frozenset(params.models)
 
     def check(self, cx: CheckContext) -> Outcome:
-        asked = cx.ctx.request.model
+        asked = cx.ctx.body.head.model
         bare = asked.rsplit("/", 1)[-1] if asked.startswith("@") else asked
         ok = asked in self.models or bare in self.models or cx.ctx.model in self.models
         return Outcome(ok, f"model {asked!r} is {'' if ok else 'not '}allowed")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers.anthropic import api
 from proxy.providers.anthropic.errors import parse_error
@@ -31,7 +31,7 @@ class AnthropicAdapter:
             url=api.url(target),
             headers=headers,
             body=encoder.encode(native),
-            stream=bool(body.request.stream),
+            stream=body.head.stream,
         )
 
     def parse_response(

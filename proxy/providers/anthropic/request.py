@@ -12,7 +12,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import InvalidRequest
 from proxy.providers.anthropic import structured
 from proxy.providers.anthropic.api import DEFAULT_MAX_TOKENS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.bedrock import native as nv
@@ -35,7 +35,7 @@ class BedrockAdapter(BedrockEmbeddings):
 
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
         req = body.request
-        stream = bool(req.stream)
+        stream = body.head.stream
         payload = nv.request_encoder.encode(build_converse(req))
         url = endpoint_url(target, model, stream)
         return UpstreamRequest(

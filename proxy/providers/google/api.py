@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import AuthenticationError, GatewayError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.google import native as g
@@ -67,7 +67,7 @@ class GeminiAdapter(GeminiEmbeddings):
         return {"x-goog-api-key": target.api_key}
 
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
-        stream = bool(body.request.stream)
+        stream = body.head.stream
         native = build_body(body.request, model)
         headers = {"Content-Type": "application/json", **self.auth_headers(target)}
         return UpstreamRequest(

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgspec
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
+from proxy.frontdoors.chat import decode_chat
 from proxy.providers.anthropic import AnthropicAdapter
-from proxy.schema import request_decoder
 from proxy.sse import SSEDecoder, SSEEvent
 from proxy.target import Target
 from tests.conftest import PROVIDER_KEY
@@ -22,7 +22,7 @@ TARGET = Target(provider="anthropic", api_key=PROVIDER_KEY)
 
 def body_of(request: dict[str, Any]) -> RequestBody:
     raw = json.dumps(request).encode()
-    return RequestBody(raw, request_decoder.decode(raw))
+    return decode_chat(raw)
 
 
 def native(request: dict[str, Any], model: str | None = None) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from typing import Any
 
 import msgspec
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
+from proxy.frontdoors.chat import decode_chat
 from proxy.providers.bedrock import BedrockAdapter
 from proxy.providers.bedrock.eventstream import EventStreamDecoder, Frame
 from proxy.reply import Chunk
-from proxy.schema import request_decoder
 from proxy.target import Target
 from tests.conftest import PROVIDER_KEY
 from tests.providers.bedrock import frames
@@ -25,7 +25,7 @@ MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 def body_of(request: dict[str, Any]) -> RequestBody:
     raw = json.dumps({"model": MODEL, **request}).encode()
-    return RequestBody(raw, request_decoder.decode(raw))
+    return decode_chat(raw)
 
 
 def native(request: dict[str, Any]) -> dict[str, Any]:

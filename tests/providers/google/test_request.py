@@ -8,8 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from proxy.context import RequestBody
+from proxy.body import RequestBody
 from proxy.errors import AuthenticationError, InvalidRequest
+from proxy.frontdoors.chat import decode_chat
 from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.google import native as g
 from proxy.providers.google.request import SIGNATURE_MARK, build_body
@@ -279,7 +280,7 @@ def test_reasoning_effort() -> None:
 
 def body_of(payload: dict[str, Any]) -> RequestBody:
     raw = json.dumps(payload).encode()
-    return RequestBody(raw, msgspec.json.decode(raw, type=ChatRequest))
+    return decode_chat(raw)
 
 
 def test_gemini_url_and_key_header() -> None:

@@ -1,9 +1,12 @@
-"""``POST /v1/embeddings`` for providers with their own embeddings API (Gemini, Vertex, Bedrock).
+"""The upstream side of embeddings: pass-through calls and native embeddings APIs.
 
-OpenAI's request is checked here (text input only, ``dimensions``, ``encoding_format``), the
-adapter plans the native call(s), the calls run concurrently on the gateway's session (a
-bounded number at a time: Titan takes one text per call) and the vectors come back in
-OpenAI's answer shape, ``base64`` being little-endian float32 as OpenAI sends it.
+OpenAI-compatible providers and Azure get OpenAI's request as sent and their answer is
+relayed (checked to be JSON with a data list). For providers with their own embeddings API
+(Gemini, Vertex AI, Bedrock) OpenAI's request is checked here (text input only,
+``dimensions``, ``encoding_format``), the adapter plans the native call(s), the calls run
+concurrently on the gateway's session (a bounded number at a time: Titan takes one text per
+call) and the vectors come back in OpenAI's answer shape, ``base64`` being little-endian
+float32 as OpenAI sends it. ``embed_texts`` serves the semantic cache with the same code.
 """
 
 from __future__ import annotations
@@ -17,14 +20,24 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from proxy.errors import GatewayError, InvalidRequest, UpstreamInvalid
-from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
-from proxy.schema import encoder
+from proxy.providers import get_adapter
+from proxy.providers.base import (
+    EmbeddingsAdapter,
+    EmbeddingsInput,
+    NativeEmbeddingsAdapter,
+    UpstreamRequest,
+)
+from proxy.schema import Usage, encoder
 from proxy.target import Target
+from proxy.terminal.relay import check_json_type, passed_headers, read_within
+from proxy.upstream import open_upstream
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 MAX_INPUTS = 2048  # OpenAI's own limit per request
+ERROR_BODY_LIMIT = 1024 * 1024
+AnyEmbeddings = EmbeddingsAdapter | NativeEmbeddingsAdapter
 CONCURRENT_CALLS = 8  # per request, for models that take one text per call
 
 
@@ -105,9 +118,6 @@ async def embed(
     limit_s: float | None,
 ) -> tuple[list[list[float]], int, dict[str, str]]:
     """Vectors (one per text, in order), prompt tokens and the headers worth passing on."""
-    from middleware.relay import passed_headers
-    from proxy.embeddings import send  # that module imports this one
-
     calls = adapter.embeddings_calls(inp, target, model)
     gate = asyncio.Semaphore(CONCURRENT_CALLS)
 
@@ -149,3 +159,88 @@ def render(vectors: list[list[float]], tokens: int, model: str, as_base64: bool)
 
 def _b64(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+class _AnswerShape(msgspec.Struct):
+    """What a relayed embeddings answer must be; the rest is the provider's, untouched."""
+
+    data: list[msgspec.Raw]
+    usage: Usage | None = None
+
+
+class _Embedding(msgspec.Struct):
+    embedding: list[float]
+    index: int = 0
+
+
+class _EmbeddingList(msgspec.Struct):
+    data: list[_Embedding]
+
+
+_answer_decoder = msgspec.json.Decoder(_AnswerShape)
+_list_decoder = msgspec.json.Decoder(_EmbeddingList)
+
+
+def checked_answer(raw: bytes, provider: str) -> Usage | None:
+    """A relayed answer is JSON with a data list (502 otherwise); its usage."""
+    try:
+        return _answer_decoder.decode(raw).usage
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise unreadable_answer(provider, exc) from None
+
+
+def embeddings_adapter(provider: str) -> AnyEmbeddings:
+    adapter = get_adapter(provider)
+    if not isinstance(adapter, (EmbeddingsAdapter, NativeEmbeddingsAdapter)):
+        raise InvalidRequest(
+            f"provider {adapter.name!r} has no embeddings endpoint on this gateway",
+            param="x-portkey-provider",
+            code="unsupported_endpoint",
+        )
+    return adapter
+
+
+async def send(
+    gw: Gateway,
+    adapter: AnyEmbeddings,
+    up: UpstreamRequest,
+    limit_s: float | None,
+    *,
+    all_headers: bool = False,
+) -> tuple[bytes, dict[str, str]]:
+    """Perform the call; the answer's bytes and the headers worth passing on (or all)."""
+    deadline = None if limit_s is None else asyncio.get_running_loop().time() + limit_s
+    resp = await open_upstream(gw.session, up, adapter.name, limit_s)
+    try:
+        if resp.status >= 400:
+            raw = await read_within(resp, ERROR_BODY_LIMIT, deadline, adapter.name, truncate=True)
+            raise adapter.parse_error(resp.status, resp.headers, raw)
+        raw = await read_within(
+            resp, gw.settings.upstream.max_response_bytes, deadline, adapter.name
+        )
+        check_json_type(resp.headers, adapter.name, resp.status)
+        return raw, dict(resp.headers) if all_headers else passed_headers(resp.headers)
+    finally:
+        resp.release()
+
+
+async def embed_texts(
+    gw: Gateway, target: Target, model: str, texts: list[str], limit_s: float | None
+) -> list[list[float]]:
+    """Embed ``texts`` with ``target`` (used by the semantic cache). Raises GatewayError."""
+    from proxy.routing.resolve import bind
+
+    adapter = embeddings_adapter(target.provider)
+    bind(target, gw)
+    if isinstance(adapter, NativeEmbeddingsAdapter):
+        return (await embed(gw, adapter, EmbeddingsInput(texts), target, model, limit_s))[0]
+    body = encoder.encode({"model": model, "input": texts, "encoding_format": "float"})
+    up = adapter.build_embeddings_request(body, target, model)
+    raw, _ = await send(gw, adapter, up, limit_s)
+    try:
+        data = _list_decoder.decode(raw).data
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise unreadable_answer(adapter.name, exc) from None
+    data.sort(key=lambda e: e.index)
+    check_count(adapter.name, len(data), len(texts))
+    return [e.embedding for e in data]

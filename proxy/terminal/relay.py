@@ -1,9 +1,9 @@
 """Relay: performs the upstream call and pumps the stream, chunk by chunk.
 
-Always last in the chain (pinned by the framework). Non-streamed answers are read whole
-(bounded); streams are decoded as bytes arrive and handed on at once, no buffering. When the
-consumer stops early (client gone), the upstream response is closed, which aborts the
-provider's request and frees its connection.
+Part of the terminal step, always last in the chain (pinned by the framework). Non-streamed
+answers are read whole (bounded); streams are decoded as bytes arrive and handed on at once,
+no buffering. When the consumer stops early (client gone), the upstream response is closed,
+which aborts the provider's request and frees its connection.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from proxy.errors import (
 )
 from proxy.framing import FRAMINGS
 from proxy.gateway import Gateway
-from proxy.providers.base import ProviderAdapter, UpstreamRequest
+from proxy.providers.base import Translation, UpstreamRequest
 from proxy.reply import Chunk, CompletionReply, Reply, StreamReply
 from proxy.upstream import open_upstream
 
@@ -119,7 +119,7 @@ class Relay:
         self.max_response = gateway.settings.upstream.max_response_bytes
 
     async def __call__(
-        self, ctx: RequestContext, adapter: ProviderAdapter, up: UpstreamRequest
+        self, ctx: RequestContext, adapter: Translation, up: UpstreamRequest
     ) -> Reply:
         target = ctx.target
         timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
@@ -158,6 +158,28 @@ class Relay:
         finally:
             if not owned:
                 resp.release()
+
+    async def fetch(self, ctx: RequestContext, adapter: Translation, up: UpstreamRequest) -> bytes:
+        """Send a non-streamed call and return its JSON answer's bytes (limits, deadline)."""
+        target = ctx.target
+        timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
+        if ctx.trace_headers:
+            up.headers.update(ctx.trace_headers)
+        t0 = time.perf_counter()
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        resp = await open_upstream(self.gw.session, up, adapter.name, timeout)
+        try:
+            if resp.status >= 400:
+                raw = await read_within(
+                    resp, ERROR_BODY_LIMIT, deadline, adapter.name, truncate=True
+                )
+                raise adapter.parse_error(resp.status, resp.headers, raw)
+            raw = await read_within(resp, self.max_response, deadline, adapter.name)
+            check_json_type(resp.headers, adapter.name, resp.status)
+            return raw
+        finally:
+            resp.release()
+            ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
 
     async def _pump(
         self,
@@ -215,8 +237,7 @@ class Relay:
 
 
 def _include_usage(ctx: RequestContext) -> bool:
-    so = ctx.request.stream_options
-    return bool(so and getattr(so, "include_usage", False) is True)
+    return ctx.body.head.include_usage
 
 
 async def _iterate(chunks: list[Chunk]) -> AsyncIterator[Chunk]:

@@ -1,0 +1,60 @@
+"""Defaults most front doors share: OpenAI-shaped errors, one endpoint, JSON bodies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
+
+from proxy.edge import json_error, read_request_body
+from proxy.errors import GatewayError, InvalidRequest, validation_where
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from proxy.gateway import Gateway
+
+
+class BaseDoor:
+    endpoint: str = ""
+    routes: ClassVar[tuple[tuple[str, str], ...]] = ()
+    targetless: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return (self.endpoint,)
+
+    def setup(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    def endpoint_of(self, request: web.Request) -> str:
+        return self.endpoint
+
+    def error(self, exc: GatewayError, headers: dict[str, str]) -> web.Response:
+        return json_error(exc, headers)
+
+    async def read_json(self, request: web.Request, limit: int) -> bytes:
+        raw = await read_request_body(request, limit)
+        if not raw.strip():
+            raise InvalidRequest("request body is empty; expected a JSON object", code="empty_body")
+        return raw
+
+
+def decode_head(decoder: msgspec.json.Decoder[Any], raw: bytes) -> Any:
+    """Decode a front door's head struct; 400 naming the field (or the JSON error)."""
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        message, param = validation_where(exc)
+        if param:
+            raise InvalidRequest(f"{param}: {message}", param=param, code="invalid_value") from None
+        if "missing required field `" in message:
+            param = message.split("`")[1]
+            raise InvalidRequest(
+                f"{param}: is required", param=param, code="invalid_value"
+            ) from None
+        raise InvalidRequest(message, code="invalid_value") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(
+            f"request body is not valid JSON: {exc}", code="invalid_json"
+        ) from None
