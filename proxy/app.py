@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from proxy import __version__
+from proxy import __version__, httperrors
 from proxy.edge import JSON, handler, json_error
 from proxy.errors import GatewayError, NotFound
 from proxy.frontdoors import front_doors
@@ -61,6 +61,7 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def create_app(settings: Settings) -> web.Application:
+    httperrors.install()
     gateway = Gateway(settings)
     app = web.Application(
         client_max_size=settings.server.max_body_bytes, middlewares=[openai_errors]

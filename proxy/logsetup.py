@@ -2,6 +2,12 @@
 
 JSON lines by default (or pretty console output when attached to a TTY). A last-line-of-
 defence processor masks values under credential-like keys, whatever a caller passed.
+
+Every log event is one JSON line, including what aiohttp, asyncio or a library logs through
+the standard ``logging`` module: those records are rendered by the same pipeline, and a
+traceback is folded into an ``exception`` field (type, frames, message). The message of an
+HTTP parsing error is left out: it quotes the raw request line or header, which may hold a
+credential.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -68,6 +75,60 @@ def _encode(obj: Any, **_: Any) -> bytes:
     return msgspec.json.encode(obj, enc_hook=str)
 
 
+def fold_exception(exc: BaseException) -> dict[str, Any]:
+    """A traceback as one JSON value: the exception chain's types, the frames, the message
+    (left out for HTTP parse errors, which quote raw request bytes)."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    frames = [
+        f"{f.filename.rsplit('/site-packages/', 1)[-1]}:{f.lineno} {f.name}"
+        for f in traceback.extract_tb(exc.__traceback__)[-20:]
+    ]
+    out: dict[str, Any] = {"type": f"{type(exc).__module__}.{type(exc).__qualname__}"}
+    if not isinstance(exc, HttpProcessingError):
+        out["message"] = str(exc)[:500]
+    out["frames"] = frames
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and cause is not exc:
+        out["cause"] = f"{type(cause).__module__}.{type(cause).__qualname__}"
+    return out
+
+
+def _fold_exc_info(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    info = event.pop("exc_info", None)
+    if info is True:
+        info = sys.exc_info()
+    if isinstance(info, BaseException):
+        event["exception"] = fold_exception(info)
+    elif isinstance(info, tuple) and info[1] is not None:
+        event["exception"] = fold_exception(info[1])
+    return event
+
+
+class _StdlibToJSON(logging.Handler):
+    """Standard-library log records as the gateway's JSON lines, one per record."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event: dict[str, Any] = {
+                "event": record.getMessage(),
+                "logger": record.name,
+                "level": record.levelname.lower(),
+            }
+            _FastTimestamp()(None, "", event)
+            if record.exc_info and record.exc_info[1] is not None:
+                event["exception"] = fold_exception(record.exc_info[1])
+            mask_secrets(None, "", event)
+            self.stream.write(_encode(event) + b"\n")
+            self.stream.flush()
+        except Exception:  # a log line must never take the server down
+            self.handleError(record)
+
+
 def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None) -> None:
     """Configure structlog for the process; ``stream`` (binary) defaults to stdout."""
     level = getattr(logging, settings.level.upper())
@@ -92,10 +153,15 @@ def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None)
         structlog.configure(
             processors=[
                 *shared,
-                structlog.processors.format_exc_info,
+                _fold_exc_info,
                 structlog.processors.JSONRenderer(serializer=_encode),
             ],
             wrapper_class=structlog.make_filtering_bound_logger(level),
             logger_factory=structlog.BytesLoggerFactory(stream or sys.stdout.buffer),
             cache_logger_on_first_use=True,
         )
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if isinstance(h, _StdlibToJSON)]:
+            root.removeHandler(h)
+        root.addHandler(_StdlibToJSON(stream or sys.stdout.buffer))
+        root.setLevel(max(level, logging.INFO))

@@ -47,7 +47,18 @@ class MockOpenAI:
             "/openai/deployments/{deployment}/chat/completions", self.chat
         )  # Azure's path
         app.router.add_post("/custom/path/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
         return app
+
+    async def models(self, request: web.Request) -> web.Response:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return web.json_response({"error": {"message": "no key", "type": "x"}}, status=401)
+        self.requests.append({"path": request.path, "headers": dict(request.headers), "json": {}})
+        data = [
+            {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system"},
+            {"id": "o3", "object": "model", "created": 1744225308, "owned_by": "system"},
+        ]
+        return web.json_response({"object": "list", "data": data})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

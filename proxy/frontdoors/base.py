@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
+from aiohttp import web
 
-from proxy.edge import json_error, read_request_body
+from proxy.edge import JSON, json_error, read_request_body
 from proxy.errors import GatewayError, InvalidRequest, validation_where
+from proxy.observability.observer import OVERHEAD_HEADER
+from proxy.reply import BodyReply, Reply
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
+    from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
 
@@ -32,6 +34,16 @@ class BaseDoor:
 
     def error(self, exc: GatewayError, headers: dict[str, str]) -> web.Response:
         return json_error(exc, headers)
+
+    async def respond(
+        self, request: web.Request, ctx: RequestContext, reply: Reply, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """A JSON answer relayed as bytes (doors with their own formats override this)."""
+        assert isinstance(reply, BodyReply) and isinstance(reply.body, bytes)
+        headers[OVERHEAD_HEADER] = self.gw.observability.overhead_header(ctx)
+        return web.Response(
+            body=reply.body, status=reply.status, content_type=JSON, headers=headers
+        )
 
     async def read_json(self, request: web.Request, limit: int) -> bytes:
         raw = await read_request_body(request, limit)

@@ -14,9 +14,7 @@ import msgspec
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
-from proxy.edge import JSON
 from proxy.frontdoors.base import BaseDoor, decode_head
-from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.providers.base import NativeEmbeddingsAdapter
 from proxy.reply import BodyReply, Reply
 from proxy.schema import Usage
@@ -71,12 +69,3 @@ class EmbeddingsDoor(BaseDoor):
             return BodyReply(answer, headers=passed, usage=usage)
         finally:
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
-
-    async def respond(
-        self, request: web.Request, ctx: RequestContext, reply: Reply, headers: dict[str, str]
-    ) -> web.StreamResponse:
-        assert isinstance(reply, BodyReply) and isinstance(reply.body, bytes)
-        headers[OVERHEAD_HEADER] = self.gw.observability.overhead_header(ctx)
-        return web.Response(
-            body=reply.body, status=reply.status, content_type=JSON, headers=headers
-        )

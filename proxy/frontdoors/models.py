@@ -18,10 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
-from proxy.edge import JSON
 from proxy.errors import InvalidRequest
 from proxy.frontdoors.base import BaseDoor
-from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.providers.base import ModelsAdapter
 from proxy.reply import BodyReply, Reply
 from proxy.schema import encoder
@@ -84,12 +82,3 @@ class ModelsDoor(BaseDoor):
             for model in e.models
         ]
         return encoder.encode({"object": "list", "data": data})
-
-    async def respond(
-        self, request: web.Request, ctx: RequestContext, reply: Reply, headers: dict[str, str]
-    ) -> web.StreamResponse:
-        assert isinstance(reply, BodyReply) and isinstance(reply.body, bytes)
-        headers[OVERHEAD_HEADER] = self.gw.observability.overhead_header(ctx)
-        return web.Response(
-            body=reply.body, status=reply.status, content_type=JSON, headers=headers
-        )

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from proxy.body import RequestBody
 from proxy.errors import GatewayError
-from proxy.providers.anthropic import api
+from proxy.providers.anthropic import api, models
 from proxy.providers.anthropic.errors import parse_error
 from proxy.providers.anthropic.native import encoder
 from proxy.providers.anthropic.request import build_body
@@ -44,6 +44,12 @@ class AnthropicAdapter:
 
     def stream_translator(self, model: str, include_usage: bool) -> AnthropicStream:
         return AnthropicStream(model, include_usage)
+
+    def models_request(self, target: Target) -> UpstreamRequest:
+        return models.models_request(target)
+
+    def parse_models(self, raw: bytes) -> bytes:
+        return models.parse_models(raw)
 
 
 __all__ = ["AnthropicAdapter"]

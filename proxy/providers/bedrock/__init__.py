@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from proxy.body import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers.base import UpstreamRequest
+from proxy.providers.bedrock import models
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.api import auth_headers, endpoint_url
 from proxy.providers.bedrock.embeddings import BedrockEmbeddings
@@ -56,6 +57,12 @@ class BedrockAdapter(BedrockEmbeddings):
 
     def stream_translator(self, model: str, include_usage: bool) -> ConverseStreamTranslator:
         return ConverseStreamTranslator(model, include_usage)
+
+    def models_request(self, target: Target) -> UpstreamRequest:
+        return models.models_request(target)
+
+    def parse_models(self, raw: bytes) -> bytes:
+        return models.parse_models(raw)
 
 
 __all__ = ["BedrockAdapter"]

@@ -87,10 +87,11 @@ def sign(
     secret: str,
     token: str | None,
     region: str,
+    method: str = "POST",
 ) -> dict[str, str]:
-    """SigV4-sign a POST; returns the headers to send (Authorization, X-Amz-Date, ...)."""
+    """SigV4-sign a request; returns the headers to send (Authorization, X-Amz-Date, ...)."""
     SigV4Auth, AWSRequest, Credentials = _botocore()
-    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(Credentials(key_id, secret, token), SERVICE, region).add_auth(request)
     return {str(k): str(v) for k, v in request.headers.items()}
 

@@ -23,6 +23,7 @@ from proxy.providers.base import UpstreamRequest
 from proxy.providers.google import native as g
 from proxy.providers.google.embeddings import GeminiEmbeddings, VertexEmbeddings
 from proxy.providers.google.errors import parse_error
+from proxy.providers.google.models import parse_models
 from proxy.providers.google.request import build_body
 from proxy.providers.google.response import parse_response
 from proxy.providers.google.stream import GeminiStream
@@ -88,6 +89,14 @@ class GeminiAdapter(GeminiEmbeddings):
     def stream_translator(self, model: str, include_usage: bool) -> GeminiStream:
         return GeminiStream(model, include_usage, self.name)
 
+    def models_request(self, target: Target) -> UpstreamRequest:
+        base = versioned(target.custom_host or GEMINI_HOST, "v1beta")
+        url = f"{base}/models?pageSize=1000"
+        return UpstreamRequest(method="GET", url=url, headers=self.auth_headers(target), body=b"")
+
+    def parse_models(self, raw: bytes) -> bytes:
+        return parse_models(raw, self.name)
+
 
 class VertexAdapter(VertexEmbeddings, GeminiAdapter):
     """Gemini on Vertex AI: same wire format, project/region URL, OAuth bearer token."""
@@ -130,3 +139,10 @@ class VertexAdapter(VertexEmbeddings, GeminiAdapter):
                 code="missing_api_key",
             )
         return {"Authorization": f"Bearer {token}"}
+
+    def models_request(self, target: Target) -> UpstreamRequest:
+        raise InvalidRequest(
+            "vertex-ai has no model list this gateway can read (Model Garden is per publisher)",
+            param="x-portkey-provider",
+            code="unsupported_endpoint",
+        )

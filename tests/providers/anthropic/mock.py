@@ -56,6 +56,12 @@ def error_response(
     return web.json_response(body, status=status, headers=headers)
 
 
+MODELS = [
+    ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
+    ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
+]
+
+
 class MockAnthropic:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -67,7 +73,24 @@ class MockAnthropic:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_get("/v1/models", self.models)
         return app
+
+    async def models(self, request: web.Request) -> web.Response:
+        """``GET /v1/models`` as the Models API reference documents it."""
+        auth = request.headers.get("authorization", "")
+        if not request.headers.get("x-api-key") and not auth.startswith("Bearer "):
+            return error_response(401, "x-api-key header is required")
+        if request.headers.get("anthropic-version") not in VERSIONS:
+            return error_response(400, "anthropic-version header is required")
+        self.requests.append({"path": request.path, "headers": dict(request.headers), "json": {}})
+        data = [
+            {"type": "model", "id": mid, "display_name": name, "created_at": created}
+            for mid, name, created in MODELS
+        ]
+        return web.json_response(
+            {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        )
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -110,7 +110,34 @@ class MockBedrock:
         app.router.add_post("/model/{model_id}/converse", self.converse)
         app.router.add_post("/model/{model_id}/converse-stream", self.converse)
         app.router.add_post("/model/{model_id}/invoke", self.invoke)
+        app.router.add_get("/foundation-models", self.foundation_models)
         return app
+
+    async def foundation_models(self, request: web.Request) -> web.Response:
+        """ListFoundationModels (the control plane's ``GET /foundation-models``)."""
+        denied = self.check_auth(request, b"")
+        if denied is not None:
+            return error_response(403, denied, "UnrecognizedClientException")
+        self.requests.append({"raw_path": request.raw_path, "headers": dict(request.headers)})
+        summaries = [
+            {
+                "modelArn": f"arn:aws:bedrock:eu-west-3::foundation-model/{mid}",
+                "modelId": mid,
+                "modelName": name,
+                "providerName": provider,
+                "inputModalities": ["TEXT"],
+                "outputModalities": ["TEXT"],
+                "responseStreamingSupported": True,
+                "customizationsSupported": [],
+                "inferenceTypesSupported": ["ON_DEMAND"],
+                "modelLifecycle": {"status": "ACTIVE"},
+            }
+            for mid, name, provider in (
+                ("anthropic.claude-3-haiku-20240307-v1:0", "Claude 3 Haiku", "Anthropic"),
+                ("amazon.titan-embed-text-v2:0", "Titan Text Embeddings V2", "Amazon"),
+            )
+        ]
+        return web.json_response({"modelSummaries": summaries})
 
     async def invoke(self, request: web.Request) -> web.Response:
         """InvokeModel for the embedding models (tests.providers.bedrock.mock_invoke)."""

@@ -65,6 +65,7 @@ class MockGemini:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{version}/models/{call}", self.gemini)
+        app.router.add_get("/{version}/models", self.models)
         vertex = (
             "/{version}/projects/{project}/locations/{location}/publishers/google/models/{call}"
         )
@@ -77,6 +78,24 @@ class MockGemini:
         if "key" in request.query or not request.headers.get("x-goog-api-key"):
             return google_error(401, "API key not valid. Please pass a valid API key.")
         return await self.answer(request)
+
+    async def models(self, request: web.Request) -> web.Response:
+        """``GET /v1beta/models`` (models.list) as the Gemini API reference documents it."""
+        if not request.headers.get("x-goog-api-key"):
+            return google_error(401, "API key not valid. Please pass a valid API key.")
+        self.requests.append({"path": request.path, "headers": dict(request.headers)})
+        models = [
+            {
+                "name": f"models/{name}",
+                "displayName": name,
+                "version": "001",
+                "inputTokenLimit": 1048576,
+                "outputTokenLimit": 65536,
+                "supportedGenerationMethods": ["generateContent", "countTokens"],
+            }
+            for name in ("gemini-2.5-flash", "gemini-2.5-pro")
+        ]
+        return web.json_response({"models": models})
 
     async def vertex(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["version"] not in ("v1", "v1beta1"):
