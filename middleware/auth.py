@@ -9,8 +9,6 @@ header. Keys may be written as ``sha256:<hex>`` so settings never hold them in c
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 
 import msgspec
@@ -18,13 +16,9 @@ from multidict import CIMultiDictProxy
 
 from proxy.context import RequestContext
 from proxy.errors import AuthenticationError
+from proxy.keys import KeyEntry, KeyRing, bearer, entries
 from proxy.pipeline import Next
 from proxy.reply import Reply
-
-
-class KeyEntry(msgspec.Struct, forbid_unknown_fields=True):
-    key: str
-    name: str = "default"
 
 
 class AuthOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,45 +26,14 @@ class AuthOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keys_env: str = "GATEWAY_API_KEYS"
 
 
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
-
-
-def bearer(value: str | None) -> str | None:
-    if not value:
-        return None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
-
-
 class AuthMiddleware:
     Options = AuthOptions
 
     def __init__(self, options: AuthOptions | None = None) -> None:
         options = options or AuthOptions()
-        entries: list[KeyEntry] = [
-            e if isinstance(e, KeyEntry) else KeyEntry(e, f"key{i}")
-            for i, e in enumerate(options.keys)
-        ]
         env_value = os.environ.get(options.keys_env, "") if options.keys_env else ""
-        entries += [
-            KeyEntry(k.strip(), f"env{i}") for i, k in enumerate(env_value.split(",")) if k.strip()
-        ]
-        self._by_digest: dict[bytes, str] = {}
-        for e in entries:
-            if e.key.startswith("sha256:"):
-                try:
-                    digest = bytes.fromhex(e.key[7:])
-                except ValueError:
-                    raise ValueError(f"key {e.name!r}: sha256: must be followed by hex") from None
-                if len(digest) != 32:
-                    raise ValueError(f"key {e.name!r}: a sha256 digest has 64 hex digits")
-            else:
-                digest = _digest(e.key)
-            self._by_digest[digest] = e.name
-        self.enabled = bool(self._by_digest)
+        self.ring = KeyRing(entries(options.keys, env_value, "key"))
+        self.enabled = bool(self.ring)
 
     def authenticate(self, headers: CIMultiDictProxy[str]) -> tuple[str, str] | None:
         """(principal, header used) for a valid key; raises 401 otherwise. None when off."""
@@ -86,11 +49,10 @@ class AuthMiddleware:
                 "Authorization: Bearer <gateway key>",
                 code="missing_gateway_key",
             )
-        digest = _digest(key)
-        for known, name in self._by_digest.items():
-            if hmac.compare_digest(known, digest):
-                return name, used
-        raise AuthenticationError("invalid gateway API key", code="invalid_gateway_key")
+        name = self.ring.name_of(key)
+        if name is None:
+            raise AuthenticationError("invalid gateway API key", code="invalid_gateway_key")
+        return name, used
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
         found = self.authenticate(ctx.headers)

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from proxy.adminauth import AdminAuth
 from proxy.errors import GatewayError
 from proxy.frontdoors import ENDPOINTS
 from proxy.hostpolicy import HostPolicy
@@ -28,6 +29,10 @@ class Gateway:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         self.observability = Observability(settings.observability)
+        try:
+            self.admin = AdminAuth(settings.admin)
+        except ValueError as exc:
+            raise SettingsError(f"admin.keys: {exc}") from None
         for slug, prov in settings.providers.items():
             if canonical(prov.provider) not in PROVIDERS:
                 raise SettingsError(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from proxy.errors import validation_where
+from proxy.keys import KeyEntry
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
 from proxy.target import TargetFields
@@ -98,6 +99,21 @@ def _default_chain() -> list[MiddlewareEntry]:
     return [MiddlewareEntry(cls=c) for c in DEFAULT_MIDDLEWARE]
 
 
+class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The shared state of every feature that spans replicas (a feature's own option wins)."""
+
+    url: str | None = None  # None: each feature keeps its state in process
+    timeout: float = 0.25  # seconds per call: an outage must not stall requests
+    prefix: str = "llmgw:"
+
+
+class AdminSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Keys of the admin API and console (never a gateway key); none: the admin API is off."""
+
+    keys: list[str | KeyEntry] = msgspec.field(default_factory=list)
+    keys_env: str = "GATEWAY_ADMIN_KEYS"
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     upstream: UpstreamSettings = msgspec.field(default_factory=UpstreamSettings)
@@ -111,6 +127,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     default_config: str | dict[str, Any] | None = None
     # metrics, traces, prices, audit sink: proxy/observability/settings.py
     observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
+    redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
+    admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -126,6 +144,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
     "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
     "GATEWAY_OTEL_ENDPOINT": ("observability", "otel_endpoint", str),
+    "GATEWAY_REDIS_URL": ("redis", "url", str),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
     "GATEWAY_CUSTOM_HOSTS_ALLOW": (
