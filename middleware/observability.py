@@ -31,11 +31,15 @@ class ObservabilityMiddleware:
         self.obs: Observability | None = None
         self.passthrough_trace = True
         self.bodies = False
+        self.answers = False  # the console captures bodies: keep the answer for finish()
 
     async def startup(self, gateway: Gateway) -> None:
         self.obs = gateway.observability
         self.passthrough_trace = self.obs.tracing is None
         self.bodies = self.obs.settings.log_bodies
+        self.answers = self.obs.wants_answer
+        if self.obs.console is not None:
+            self.obs.console.fed = True
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
         obs = self.obs
@@ -75,13 +79,14 @@ class ObservabilityMiddleware:
         usage = reply.completion.usage()
         if self.bodies:
             ctx.state["bodies"]["response_text"] = _answer_text(reply)
-        self._end(ctx, reply.status, None, usage, None)
+        answer = reply.completion.raw if self.answers else None
+        self._end(ctx, reply.status, None, usage, None, answer)
         return reply
 
     async def _watch(
         self, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
     ) -> AsyncIterator[Chunk]:
-        counter = StreamUsage(keep_text=self.bodies)
+        counter = StreamUsage(keep_text=self.bodies or self.answers)
         feed = counter.feed
         ttfb: float | None = None
         status: int
@@ -108,9 +113,10 @@ class ObservabilityMiddleware:
             usage: Usage | None = None
             if error is None or counter.reported is not None or counter.chars:
                 usage, ctx.usage_estimated = counter.result(ctx.body.as_dict().get("messages"))
+            text = "".join(counter.text) if self.bodies or self.answers else None
             if self.bodies:
-                ctx.state["bodies"]["response_text"] = "".join(counter.text)
-            self._end(ctx, status, error, usage, ttfb)
+                ctx.state["bodies"]["response_text"] = text
+            self._end(ctx, status, error, usage, ttfb, text)
 
     def _end(
         self,
@@ -119,6 +125,7 @@ class ObservabilityMiddleware:
         error: str | None,
         usage: Usage | None,
         ttfb: float | None,
+        answer: bytes | str | None = None,
     ) -> None:
         obs = self.obs
         assert obs is not None
@@ -127,7 +134,7 @@ class ObservabilityMiddleware:
             obs.price(ctx, usage)
         if obs.metrics is not None:
             obs.metrics.in_flight.dec()
-        obs.finish(ctx, status, error, ttfb)
+        obs.finish(ctx, status, error, ttfb, answer)
 
 
 def _answer_text(reply: CompletionReply) -> str:

@@ -24,7 +24,7 @@ from proxy import __version__
 from proxy.logsetup import configure_logging
 from proxy.observability import multiproc
 from proxy.pipeline import SettingsError
-from proxy.settings import Settings, load_settings
+from proxy.settings import DEFAULT_SETTINGS_ENV, Settings, load_settings
 
 
 def _use_uvloop() -> bool:
@@ -138,6 +138,15 @@ def supervise(settings: Settings) -> int:
     return 0
 
 
+def dev_defaults(settings: Settings, config: str | None) -> Settings:
+    """No settings file at all is the local dev proxy: its console is on (GATEWAY_CONSOLE=0
+    turns it off). A settings file opts in with ``console.enabled``."""
+    if config or os.environ.get(DEFAULT_SETTINGS_ENV) or "GATEWAY_CONSOLE" in os.environ:
+        return settings
+    console = msgspec.structs.replace(settings.console, enabled=True)
+    return msgspec.structs.replace(settings, console=console)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="llm-gateway", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", "-c", help="settings file (YAML/JSON); env GATEWAY_SETTINGS")
@@ -152,7 +161,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = dev_defaults(load_settings(args.config), args.config)
         server = settings.server
         settings = msgspec.structs.replace(
             settings,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from proxy import __version__, httperrors
+from proxy.console import routes as console_routes
 from proxy.edge import JSON, handler, json_error
 from proxy.errors import GatewayError, NotFound
 from proxy.frontdoors import front_doors
@@ -111,4 +112,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", gateway.observability.metrics_handler)
     app.router.add_get("/ready", ready)
+    console_routes.setup(app, gateway)  # /console, when settings turn it on
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from proxy.body import RequestBody, RequestHead
 from proxy.schema import ChatRequest
@@ -24,7 +24,20 @@ if TYPE_CHECKING:
     ]
 
 
-__all__ = ["RequestBody", "RequestContext", "RequestHead"]
+__all__ = ["Attempt", "RequestBody", "RequestContext", "RequestHead"]
+
+
+class Attempt(NamedTuple):
+    """One step of the router's walk through a config (read by the console's detail view
+    and health charts): a target tried, skipped by its breaker, or unusable."""
+
+    option: str  # the option index, e.g. "config.targets[1]"
+    config: str  # the settings config id, or "inline"
+    provider: str | None
+    status: int | None  # None: not called (circuit open)
+    outcome: str  # "ok", the error type, "circuit_open" or "unusable"
+    ms: float
+
 
 _UNRESOLVED = object()
 
@@ -47,6 +60,7 @@ class RequestContext:
         "error",
         "gateway",
         "headers",
+        "hook_results",
         "metadata",
         "model",
         "overhead_ms",
@@ -63,6 +77,7 @@ class RequestContext:
         "targets_tried",
         "trace_headers",
         "trace_id",
+        "trail",
         "ttfb",
         "upstream_ms",
         "usage",
@@ -95,6 +110,7 @@ class RequestContext:
         self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None
         self.targets_tried: list[str] = []
+        self.trail: list[Attempt] = []  # the router's attempts with their outcomes
         self.attempts = 0
         self.attempt_hook: AttemptHook | None = None  # the router calls it around each attempt
         self.response_headers: dict[str, str] = {}
@@ -111,6 +127,9 @@ class RequestContext:
         # a middleware that reads the answer's content (output guardrails, cache store)
         # sets it before the upstream call: a native stream is then translated to chat
         self.reads_reply = False
+        # (phase, results) per synchronous guardrail run, results shaped as Portkey's
+        # hook_results; the guardrails middleware appends, the console reads
+        self.hook_results: list[tuple[str, list[dict[str, Any]]]] = []
         self.state: dict[str, Any] = {}  # free slot for user middlewares
 
     @property

@@ -8,6 +8,7 @@ import aiohttp
 import structlog
 
 from proxy.adminauth import AdminAuth
+from proxy.console.hub import Console
 from proxy.errors import GatewayError
 from proxy.frontdoors import ENDPOINTS
 from proxy.hostpolicy import HostPolicy
@@ -29,6 +30,10 @@ class Gateway:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         self.observability = Observability(settings.observability)
+        self.console: Console | None = None
+        if settings.console.enabled:
+            self.console = Console(settings.console, settings.server.workers)
+            self.observability.console = self.console  # fed from finish()
         try:
             self.admin = AdminAuth(settings.admin)
         except ValueError as exc:

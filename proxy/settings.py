@@ -114,6 +114,19 @@ class AdminSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keys_env: str = "GATEWAY_ADMIN_KEYS"
 
 
+class ConsoleSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The console at /console (proxy/console/): off unless enabled; ``python -m proxy`` with
+    no settings file turns it on (the local dev proxy). Admin keys protect it when set."""
+
+    enabled: bool = False
+    ring_size: int = 1000  # recent requests held in memory, per worker
+    # request and answer bodies in the ring (secrets and PII masked, truncated); off by
+    # default: an egress gateway's console should not hold its users' prompts
+    capture_bodies: bool = False
+    body_limit: int = 4096  # characters kept of each body
+    max_viewers: int = 8  # live feeds open at once, per worker
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     upstream: UpstreamSettings = msgspec.field(default_factory=UpstreamSettings)
@@ -129,6 +142,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -145,6 +159,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
     "GATEWAY_OTEL_ENDPOINT": ("observability", "otel_endpoint", str),
     "GATEWAY_REDIS_URL": ("redis", "url", str),
+    "GATEWAY_CONSOLE": ("console", "enabled", lambda v: v.lower() in _TRUE),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
     "GATEWAY_CUSTOM_HOSTS_ALLOW": (
@@ -241,6 +256,13 @@ def _check(s: Settings) -> None:
     for slug in s.providers:
         if "/" in slug or not slug:
             raise SettingsError(f"providers.{slug}: a slug cannot be empty or contain '/'")
+    c = s.console
+    if not 1 <= c.ring_size <= 1_000_000:
+        raise SettingsError("console.ring_size: must be between 1 and 1000000")
+    if not 256 <= c.body_limit <= 1_000_000:
+        raise SettingsError("console.body_limit: must be between 256 and 1000000 characters")
+    if not 1 <= c.max_viewers <= 1000:
+        raise SettingsError("console.max_viewers: must be between 1 and 1000")
     if isinstance(s.default_config, str) and s.default_config not in s.configs:
         raise SettingsError(f"default_config: no config with id {s.default_config!r}")
 

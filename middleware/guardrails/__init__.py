@@ -394,6 +394,7 @@ class GuardrailsMiddleware:
         self._report(cx.ctx, phase, results)
 
     def _report(self, ctx: RequestContext, phase: str, results: list[Any]) -> None:
+        ctx.hook_results.append((phase, results))  # for the console's detail view
         self.log.info(
             "guardrails",
             request_id=ctx.request_id,

@@ -23,6 +23,7 @@ from proxy.pipeline import Middleware, Next, SettingsError, build_chain
 from proxy.schema import Usage
 
 if TYPE_CHECKING:
+    from proxy.console.hub import Console
     from proxy.observability.audit import AuditSink
     from proxy.observability.metrics import Metrics
     from proxy.observability.tracing import Tracing
@@ -43,6 +44,7 @@ class Observability:
         self.metrics: Metrics | None = None
         self.tracing: Tracing | None = None
         self.audit: AuditSink | None = None
+        self.console: Console | None = None  # set by the Gateway when the console is on
         if s.metrics:
             try:
                 from proxy.observability.metrics import Metrics
@@ -106,14 +108,27 @@ class Observability:
             ctx.cost = 0.0 if cache_hit(ctx) else round(cost_usd(p, usage), 10)
 
     def finish(
-        self, ctx: RequestContext, status: int, error: str | None, ttfb: float | None
+        self,
+        ctx: RequestContext,
+        status: int,
+        error: str | None,
+        ttfb: float | None,
+        answer: bytes | str | None = None,
     ) -> None:
-        """Records one finished request (usage and cost already on ctx)."""
+        """Records one finished request (usage and cost already on ctx). ``answer``: the
+        answer's bytes or a stream's text, passed only when ``wants_answer``."""
         m = self.metrics
         if m is not None:
             self._record(m, ctx, status, error, ttfb)
         if self.audit is not None:
             self.audit.submit(self.audit_record(ctx, status, error, ttfb))
+        if self.console is not None:
+            self.console.record(ctx, status, error, ttfb, answer)
+
+    @property
+    def wants_answer(self) -> bool:
+        """The console captures bodies: the middleware keeps the answer for ``finish``."""
+        return self.console is not None and self.console.capture
 
     def _record(
         self, m: Metrics, ctx: RequestContext, status: int, error: str | None, ttfb: float | None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from proxy.context import Attempt
 from proxy.errors import GatewayError, InvalidRequest
 from proxy.reply import Chunk, Reply, StreamReply, aclose
 from proxy.routing.attempt import (
@@ -169,6 +170,7 @@ class RequestRun:
         self.exhausted = False  # the request's attempt budget is spent
         self._base: str | None = None
         self._query_data: dict[str, Any] | None = None
+        self.label = engine.config_ids.get(id(config), "inline")  # for ctx.trail
 
     # -- tree walk ---------------------------------------------------------------------
 
@@ -285,6 +287,7 @@ class RequestRun:
         verdict = await self.engine.store.check(self.breaker_key(index), policy)
         if verdict == "open":
             self.ctx.targets_tried.append(f"{index}:circuit-open")
+            self.ctx.trail.append(Attempt(index, self.label, None, None, "circuit_open", 0.0))
             log.info("circuit open, target skipped", request_id=self.ctx.request_id, index=index)
         return verdict == "open"
 
@@ -324,6 +327,7 @@ class RequestRun:
             )
         except GatewayError as err:
             ctx.targets_tried.append(f"{index}:unusable")
+            ctx.trail.append(Attempt(index, self.label, None, err.status, "unusable", 0.0))
             log.info(
                 "config target unusable",
                 request_id=ctx.request_id,
@@ -368,6 +372,8 @@ class RequestRun:
             else:
                 reply = await hook(ctx, index, lambda: call_target(ctx, target, self.call_next))
         except GatewayError as err:
+            ms = round((time.perf_counter() - t0) * 1000.0, 3)
+            ctx.trail.append(Attempt(index, self.label, target.provider, err.status, err.type, ms))
             log.info(
                 "upstream attempt failed",
                 request_id=ctx.request_id,
@@ -376,7 +382,9 @@ class RequestRun:
                 status=err.status,
                 error_type=err.type,
                 code=err.code,
-                ms=round((time.perf_counter() - t0) * 1000.0, 3),
+                ms=ms,
             )
             raise
+        ms = round((time.perf_counter() - t0) * 1000.0, 3)
+        ctx.trail.append(Attempt(index, self.label, target.provider, reply.status, "ok", ms))
         return reply
