@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MASK = "********"
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
+_NOT_SECRET = frozenset({"virtual_key", "virtualKey", "cache_key"})  # names, not credentials
 
 
 def masked(node: Any) -> Any:
@@ -34,6 +35,7 @@ def masked(node: Any) -> Any:
             k: MASK
             if isinstance(k, str)
             and (k in CREDENTIAL_FIELDS or any(w in k.lower() for w in _SECRET_WORDS))
+            and k not in _NOT_SECRET
             and isinstance(v, str)
             else masked(v)
             for k, v in node.items()

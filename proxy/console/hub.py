@@ -151,6 +151,7 @@ class Console:
             "ring_size": self.settings.ring_size,
             "held": len(self.ring),
             "recorded": self.seq,
+            "viewers": self.viewers,
             "capture_bodies": self.capture,
             "body_limit": self.settings.body_limit,
             "fed": self.fed,

@@ -198,7 +198,7 @@ function renderRows(fresh) {
   const frag = document.createDocumentFragment();
   for (const row of shown) {
     const retries = row.retries ? `${row.retries} retr${row.retries > 1 ? 'ies' : 'y'}` : '';
-    const index = row.index ? row.index.replace(/^config/, '') || 'config' : '';
+    const index = row.index ? row.index.replace(/^config\.?/, '') || 'config' : '';
     const tr = el('tr', { tabindex: 0, 'data-id': row.id, 'aria-selected': row.id === state.selected ? 'true' : 'false', class: fresh.has(row.id) ? 'fresh' : null },
       cell(fmtTime(row.ts)),
       cell(row.endpoint),
