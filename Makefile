@@ -5,7 +5,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: run test fuzz lint check bench clean
+.PHONY: run test fuzz lint check bench clean browser
+
+# the console's browser tests drive Debian's chromium and its chromedriver (same build);
+# installed when missing, once, bounded in time; as root (CI) or through sudo
+APT := $(shell [ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive
+browser:                        ## chromium + chromedriver for tests/console (apt-get)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the console's browser tests"; \
+		timeout 300 $(APT) apt-get update -qq && \
+		timeout 900 $(APT) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "no apt-get: install chromium and chromedriver for tests/console" >&2; fi
 
 $(VENV)/.run-deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +31,7 @@ $(VENV)/.dev-deps: pyproject.toml $(VENV)/.run-deps
 run: $(VENV)/.run-deps          ## start the gateway on 0.0.0.0:8787 (ARGS="--config settings.yaml")
 	$(PY) -m proxy $(ARGS)
 
-test: $(VENV)/.dev-deps         ## lint, type-check and run the whole test suite
+test: $(VENV)/.dev-deps browser ## lint, type-check and run the whole test suite
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

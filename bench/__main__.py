@@ -41,6 +41,12 @@ def main() -> None:
     ap.add_argument("--load-cpus", default="0")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--config", help="gateway settings file (default: none = default chain)")
+    ap.add_argument(
+        "--console",
+        choices=("on", "off"),
+        default="off",
+        help="the console (GATEWAY_CONSOLE): measure its cost on the request path",
+    )
     ap.add_argument("--soak", action="store_true", help="1,000 open streams: RSS and loop lag")
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--json", help="also write the results here")
@@ -67,9 +73,8 @@ def main() -> None:
     ]
     if args.config:
         gw_cmd += ["--config", args.config]
-    gw = procs.start(
-        gw_cmd, args.gw_cpus, RESULTS / "gateway.log", env={"GATEWAY_LOG_FORMAT": "json"}
-    )
+    gw_env = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "1" if args.console == "on" else "0"}
+    gw = procs.start(gw_cmd, args.gw_cpus, RESULTS / "gateway.log", env=gw_env)
     try:
         procs.wait_port(mock_port)
         startup = procs.wait_ready(gw_url + "/ready", gw)
@@ -82,6 +87,7 @@ def main() -> None:
     finally:
         procs.stop(gw)
         procs.stop(mock)
+    report["console"] = args.console
     report["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     report["machine"] = f"{platform.machine()} {platform.processor() or ''} nproc={_nproc()}"
     print(json.dumps(report, indent=2) if args.soak else table(report))

@@ -56,15 +56,19 @@ async def _terminal(ctx: RequestContext) -> Reply:
     return CompletionReply(Completion(raw=ANSWER))
 
 
-async def cost(chain: list[str], rounds: int = 8, n: int = 5000) -> float:
-    settings = parse_settings({"middleware": [{"class": c} for c in chain]}, {})
+async def cost(
+    chain: list[str], rounds: int = 8, n: int = 5000, console: dict[str, object] | None = None
+) -> float:
+    raw: dict[str, object] = {"middleware": [{"class": c} for c in chain]}
+    if console is not None:
+        raw["console"] = console
+    settings = parse_settings(raw, {})
     gw = Gateway(settings)
     gw.session = make_session(settings.upstream)
     await gw.observability.startup()
     await startup_all(gw.middlewares, gw)
     gw.freeze(_terminal)
-    assert gw.chain is not None
-    run = gw.chain
+    run = gw.chains["chat"]
 
     async def one() -> None:
         body = decode_chat(RAW)
@@ -97,6 +101,11 @@ async def main() -> None:
         print(f"  + {path.split(':')[1]:<24} {extra:+6.1f} us")
     whole = await cost(list(DEFAULT_MIDDLEWARE))
     print(f"whole default chain:                            {whole:6.1f} us")
+    # the console records every request from Observability.finish (docs/console.md)
+    on = await cost(list(DEFAULT_MIDDLEWARE), console={"enabled": True})
+    print(f"  + console (ring, health buckets):             {on - whole:+6.1f} us")
+    bodies = await cost(list(DEFAULT_MIDDLEWARE), console={"enabled": True, "capture_bodies": True})
+    print(f"  + console capturing bodies (masked):          {bodies - whole:+6.1f} us")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ are stored, then the text is cut to ``body_limit`` characters.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -33,8 +34,9 @@ def cut(value: str | None, limit: int = MAX_FIELD) -> str | None:
     return value[:limit] + "…"
 
 
-class Row(msgspec.Struct, omit_defaults=True):
-    """One line of the live table."""
+class Row(msgspec.Struct, omit_defaults=True, gc=False):
+    """One line of the live table (scalars only: ``gc=False`` keeps a full ring of them
+    out of the cyclic garbage collector's work)."""
 
     seq: int
     ts: float  # seconds since the epoch
@@ -60,20 +62,23 @@ class Row(msgspec.Struct, omit_defaults=True):
     guardrail: str | None = None  # pass | fail | deny
 
 
-class Entry(NamedTuple):
+class Entry(msgspec.Struct, gc=False):
+    """A row and its detail. No cycles run through it (the lists hold tuples and the
+    guardrails' result dicts), so it too stays out of the garbage collector's way."""
+
     row: Row
-    trail: list[Attempt]
-    hooks: list[tuple[str, list[dict[str, Any]]]]
+    trail: Sequence[Attempt]
+    hooks: Sequence[tuple[str, list[dict[str, Any]]]]
     request_body: str | None
     answer_body: str | None
 
 
-def retries_of(trail: list[Attempt]) -> int:
+def retries_of(trail: Sequence[Attempt]) -> int:
     tried = [a.option for a in trail if a.status is not None and a.outcome != "unusable"]
     return len(tried) - len(set(tried))
 
 
-def verdict_of(hooks: list[tuple[str, list[dict[str, Any]]]]) -> str | None:
+def verdict_of(hooks: Sequence[tuple[str, list[dict[str, Any]]]]) -> str | None:
     if not hooks:
         return None
     found = "pass"
@@ -148,7 +153,7 @@ def limit_of(budget: list[int], node: str) -> int:
     return max(0, budget[0] + len(node)) + _MARGIN
 
 
-def hooks_view(hooks: list[tuple[str, list[dict[str, Any]]]], masker: Masker) -> list[Any]:
+def hooks_view(hooks: Sequence[tuple[str, list[dict[str, Any]]]], masker: Masker) -> list[Any]:
     """Guardrail results for the detail view: ids, verdicts, timings and the checks'
     explanations (masked); never the checks' data, which may quote the text."""
     out = []

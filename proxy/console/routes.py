@@ -251,7 +251,7 @@ class ConsoleRoutes:
         import time
 
         window = _int(request.query.get("window"), 300, 10, 300)
-        snap = self.console.stats.snapshot(time.time(), window)
+        snap = self.console.health(time.time(), window)
         return _json({"pid": self.console.pid, "workers": self.console.workers, **snap})
 
     async def configs(self, request: web.Request) -> web.StreamResponse:
