@@ -75,9 +75,10 @@ class Console:
         pending.append(
             (
                 time.time(), ctx.request_id, ctx.trace_id, ctx.endpoint, status,
-                time.perf_counter() - ctx.start, ctx.provider, ctx.model, error, ctx.stream, ttfb, ctx.usage,
-                ctx.usage_estimated, ctx.cost, ctx.cache_status, ctx.attempts, ctx.trail,
-                ctx.response_headers.get(INDEX_HEADER), ctx.principal, ctx.hook_results,
+                time.perf_counter() - ctx.start, ctx.provider, ctx.model, error, ctx.stream,
+                ttfb, ctx.usage, ctx.usage_estimated, ctx.cost, ctx.cache_status, ctx.attempts,
+                ctx.trail, ctx.response_headers.get(INDEX_HEADER), ctx.principal,
+                ctx.hook_results,
                 request_body, answer_body,
             )
         )  # fmt: skip
