@@ -1,0 +1,78 @@
+"""Conditional routing's ``$regex`` against the client's own text: linear time, or a 400.
+
+Before RE2, ``^(a+)+$`` on 28 characters held the event loop (and /health) for 6 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.security.conftest import chat, client_headers
+
+ROUTER = {"middleware": [{"class": "middleware.router:RouterMiddleware"}]}
+
+
+def conditional(upstream_url: str, pattern: Any, key: str = "params.messages.0.content") -> Any:
+    target = {"provider": "openai", "custom_host": upstream_url + "/v1"}
+    return {
+        "strategy": {
+            "mode": "conditional",
+            "conditions": [{"query": {key: {"$regex": pattern}}, "then": "evil"}],
+            "default": "plain",
+        },
+        "targets": [{**target, "name": "evil"}, {**target, "name": "plain"}],
+    }
+
+
+def test_catastrophic_pattern_costs_linear_time(gateway_process, upstream) -> None:
+    gw = gateway_process(ROUTER)
+    mock, server = upstream
+    headers = client_headers(server, conditional(server.url, "^(a+)+$"))
+    slowest, (status, body, seconds) = gw.health_while(
+        lambda: gw.post(chat("a" * 5000 + "b"), headers), settle=0.05
+    )
+    assert status == 200, body
+    assert slowest < 1.0
+    assert seconds < 1.0
+    # the pattern ran (and did not match): the request went to the default target
+    status, body, _ = gw.post(chat("a" * 5000), headers)
+    assert status == 200 and mock.calls == 2
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        (r"^(a+)\1$", "invalid escape sequence"),  # backreference
+        (r"^(?=a)a+$", "invalid perl operator"),  # lookahead
+        ("a" * 1001, "longer than 1000 characters"),
+    ],
+)
+def test_patterns_re2_cannot_run_are_a_400_naming_the_field(
+    gateway_process, upstream, pattern: str, why: str
+) -> None:
+    gw = gateway_process(ROUTER)
+    mock, server = upstream
+    status, body, _ = gw.post(chat("aa"), client_headers(server, conditional(server.url, pattern)))
+    assert status == 400
+    err = body["error"]
+    assert err["code"] == "invalid_config" and err["param"] == "x-portkey-config"
+    assert "strategy.conditions[0].query" in err["message"] and why in err["message"]
+    assert mock.calls == 0
+
+
+def test_deep_query_nesting_and_odd_indexes_are_not_a_500(gateway_process, upstream) -> None:
+    gw = gateway_process(ROUTER)
+    _, server = upstream
+    deep: Any = {"params.model": "x"}
+    for _ in range(200):
+        deep = {"$or": [deep]}
+    cfg = conditional(server.url, "x")
+    cfg["strategy"]["conditions"][0]["query"] = deep
+    status, body, _ = gw.post(chat("hi"), client_headers(server, cfg))
+    assert status == 400 and "nested deeper than" in body["error"]["message"]
+    for key in ["params.messages.²", "params.messages." + "1" * 5000]:
+        cfg = conditional(server.url, "x", key=key)
+        status, body, _ = gw.post(chat("hi"), client_headers(server, cfg))
+        assert status == 200, body  # no such element: the default target answers
