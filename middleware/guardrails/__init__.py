@@ -123,6 +123,7 @@ class GuardrailsMiddleware:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.env.session = None
+        self.env.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -219,7 +219,10 @@ class Schema:
         if "pattern" in s:
             pat = self._patterns[s["pattern"]]
             try:
-                hit = saferegex.search_sync(pat, v, PATTERN_TIMEOUT)
+                if pat.engine == "re2":
+                    hit = pat.compiled.search(v)
+                else:
+                    hit = saferegex._search_backtracking(pat, v, PATTERN_TIMEOUT)
             except saferegex.RegexTimeout:
                 out.append(f"{at}: pattern took too long")
                 return

@@ -1,51 +1,149 @@
 """User-supplied regular expressions, run so that none can hang the gateway.
 
 A pattern from a settings file or a client's inline config can backtrack catastrophically
-(``(a|aa)+$``). Python's ``re`` cannot be interrupted, and a thread running it cannot be
-killed, so we use the ``regex`` package: its ``timeout`` stops the match, and
-``concurrent=True`` releases the GIL so the match runs in a worker thread without stalling
-the event loop. Without ``regex`` installed we fall back to ``re`` in a worker thread, with
-only the text-size cap as protection (the docs say so).
+(``(a|aa)+$``). So a pattern is compiled by RE2 (google-re2) when RE2 can take it: RE2 never
+backtracks, its cost is linear in the text, and it releases the GIL while it searches. A
+search whose worst case (text length times the size of the compiled program: the cost of
+RE2's NFA when its DFA cache overflows) is small runs inline; a larger one runs on the
+guardrails' own small thread pool, so the event loop keeps serving. Past a work budget the
+search is not run at all and the check fails: "not checked" is not "passed".
+
+Patterns RE2 refuses (backreferences, lookaround) need a backtracking engine: the ``regex``
+package, whose ``timeout`` stops the match and whose ``concurrent=True`` releases the GIL,
+on the same bounded pool (never asyncio's default executor, which DNS lookups share).
+Without ``regex`` installed such a pattern is refused when the guardrail is built.
+
+Semantics follow RE2 in both engines: ``\\d``, ``\\w``, ``\\s`` and ``\\b`` are ASCII, as in
+JavaScript (Portkey's engine).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
+
+import re2  # type: ignore[import-untyped]
 
 try:
     import regex as _regex  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - the guardrails extra installs it
     _regex = None
 
-HAS_TIMEOUT = _regex is not None
+MAX_PATTERN_CHARS = 10_000
+RE2_MAX_MEM = 8 << 20  # per pattern: program plus DFA cache (RE2's default)
+# worst-case RE2 steps (text chars x program size; ~3.5 ns each on RE2's NFA)
+INLINE_WORK = 1_000_000  # ~3 ms: not worth a thread hop
+MAX_WORK = 300_000_000  # ~1 s on a pool thread; past it the check fails unchecked
+POOL_THREADS = 4
+MAX_QUEUED = 64  # searches waiting for the pool; past it a check fails at once
 
 
 class RegexTimeout(Exception):
     pass
 
 
-def compile_pattern(rule: str, ignore_case: bool = False) -> Any:
+class RegexBusy(Exception):
+    """The pool is full, or the text is too long for this pattern: not checked."""
+
+
+class Pattern:
+    """A compiled user pattern: RE2, or ``regex`` for what RE2 cannot run."""
+
+    __slots__ = ("compiled", "engine", "size")
+
+    def __init__(self, compiled: Any, engine: str, size: int) -> None:
+        self.compiled = compiled
+        self.engine = engine  # "re2" | "regex"
+        self.size = size  # RE2 program size (the per-character cost bound)
+
+    def work(self, text: str) -> int:
+        return len(text) * self.size
+
+
+def _re2_options(ignore_case: bool) -> Any:
+    opts = re2.Options()
+    opts.log_errors = False  # a client's bad pattern is their 400, not lines on our stderr
+    opts.max_mem = RE2_MAX_MEM
+    opts.case_sensitive = not ignore_case
+    return opts
+
+
+def _reason(exc: Exception) -> str:
+    why = exc.args[0] if exc.args else exc
+    return why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+
+
+def compile_pattern(rule: str, ignore_case: bool = False) -> Pattern:
     """Compile or raise ValueError (named by the caller)."""
+    if len(rule) > MAX_PATTERN_CHARS:
+        raise ValueError(f"longer than {MAX_PATTERN_CHARS} characters")
     try:
-        if _regex is not None:
-            return _regex.compile(rule, _regex.IGNORECASE if ignore_case else 0)
-        return re.compile(rule, re.IGNORECASE if ignore_case else 0)
-    except Exception as exc:  # both modules raise their own error types
+        compiled = re2.compile(rule, _re2_options(ignore_case))
+        return Pattern(compiled, "re2", max(1, int(compiled.programsize)))
+    except re2.error as exc:
+        re2_why = _reason(exc)
+    if _regex is None:
+        raise ValueError(
+            f"invalid regular expression for RE2: {re2_why} (backreferences and lookaround "
+            "need the regex package: pip install 'llm-gateway[guardrails]')"
+        )
+    flags = _regex.ASCII | (_regex.IGNORECASE if ignore_case else 0)
+    try:
+        return Pattern(_regex.compile(rule, flags), "regex", 0)
+    except Exception as exc:  # regex raises its own error type
         raise ValueError(f"invalid regular expression: {exc}") from None
 
 
-def search_sync(pattern: Any, text: str, timeout: float) -> Any:
-    """Search on this thread (short texts, small timeouts: JSON-Schema ``pattern``)."""
-    if _regex is not None:
+def _search_backtracking(pattern: Pattern, text: str, timeout: float) -> Any:
+    try:
+        return pattern.compiled.search(text, timeout=timeout, concurrent=True)
+    except TimeoutError:
+        raise RegexTimeout from None
+
+
+class RegexPool:
+    """The guardrails' threads for long RE2 searches and backtracking ones.
+
+    Small and bounded: a flood of slow patterns queues here (and fails past MAX_QUEUED),
+    never in asyncio's default executor, where it would delay DNS lookups.
+    """
+
+    def __init__(self, threads: int = POOL_THREADS, max_queued: int = MAX_QUEUED) -> None:
+        self.threads = threads
+        self.max_queued = max_queued
+        self.pending = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:  # created on first use: most gateways never need it
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="guard-regex")
+        return self._executor
+
+    async def search(self, pattern: Pattern, text: str, seconds: float) -> Any:
+        """Search ``text``; raises RegexTimeout (the backtracking engine ran out of
+        ``seconds``) or RegexBusy. RE2 needs no timeout: its cost is bounded up front."""
+        if pattern.engine == "re2":
+            work = pattern.work(text)
+            if work <= INLINE_WORK:
+                return pattern.compiled.search(text)
+            if work > MAX_WORK:
+                raise RegexBusy(f"text too long for this pattern ({len(text)} characters)")
+            return await self._run(partial(pattern.compiled.search, text))
+        return await self._run(partial(_search_backtracking, pattern, text, seconds))
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        if self.pending >= self.max_queued:
+            raise RegexBusy("too many regular expression searches waiting")
+        self.pending += 1
         try:
-            return pattern.search(text, timeout=timeout, concurrent=True)
-        except TimeoutError:
-            raise RegexTimeout from None
-    return pattern.search(text)
+            return await asyncio.get_running_loop().run_in_executor(self._pool(), fn)
+        finally:
+            self.pending -= 1
 
-
-async def search(pattern: Any, text: str, seconds: float) -> Any:
-    """Search in a worker thread, giving up after ``seconds``."""
-    return await asyncio.to_thread(search_sync, pattern, text, seconds)
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

@@ -26,10 +26,11 @@ from tests.mock_openai import MockOpenAI
 from tests.servers import ServerThread, free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+NO_UVLOOP = "import sys; sys.modules['uvloop'] = None; from proxy.__main__ import main; main()"
 
 
 class GatewayProcess:
-    def __init__(self, settings: dict[str, Any], tmp: pathlib.Path) -> None:
+    def __init__(self, settings: dict[str, Any], tmp: pathlib.Path, uvloop: bool = True) -> None:
         path = tmp / f"settings-{free_port()}.json"
         path.write_text(json.dumps(settings))
         self.port = free_port()
@@ -37,8 +38,11 @@ class GatewayProcess:
         self.log = tmp / f"gateway-{self.port}.log"
         self._out = self.log.open("wb")
         port = str(self.port)
+        # without uvloop: an install without the speed extra, on asyncio's own loop (whose
+        # getaddrinfo runs on the default executor)
+        entry = ["-m", "proxy"] if uvloop else ["-c", NO_UVLOOP]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "proxy", "-c", str(path), "--host", "127.0.0.1", "-p", port],
+            [sys.executable, *entry, "-c", str(path), "--host", "127.0.0.1", "-p", port],
             cwd=ROOT,
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -106,11 +110,11 @@ class GatewayProcess:
 
 
 @pytest.fixture
-def gateway_process(tmp_path: pathlib.Path) -> Iterator[Callable[[dict[str, Any]], GatewayProcess]]:
+def gateway_process(tmp_path: pathlib.Path) -> Iterator[Callable[..., GatewayProcess]]:
     started: list[GatewayProcess] = []
 
-    def make(settings: dict[str, Any]) -> GatewayProcess:
-        g = GatewayProcess(settings, tmp_path)
+    def make(settings: dict[str, Any], uvloop: bool = True) -> GatewayProcess:
+        g = GatewayProcess(settings, tmp_path, uvloop)
         started.append(g)
         return g
 

@@ -19,7 +19,7 @@ class RegexParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RegexMatch(Check):
-    """Passes when the text matches ``rule`` (a user regex, run with a time limit)."""
+    """Passes when the text matches ``rule`` (RE2, or a backtracking engine with a timeout)."""
 
     Params = RegexParams
 
@@ -35,9 +35,11 @@ class RegexMatch(Check):
     async def run(self, cx: CheckContext) -> Outcome:
         timeout = self.env.limits.regex_timeout_ms / 1000.0
         try:
-            m = await saferegex.search(self.pattern, cx.text, timeout)
+            m = await self.env.regex_pool.search(self.pattern, cx.text, timeout)
         except saferegex.RegexTimeout:
             return Outcome(False, "the regular expression took too long on this text")
+        except saferegex.RegexBusy as exc:
+            return Outcome(False, f"not checked: {exc}", error=str(exc))
         if m is None:
             return Outcome(False, "the text does not match the pattern")
         return Outcome(True, "the text matches the pattern", {"match_span": [m.start(), m.end()]})
