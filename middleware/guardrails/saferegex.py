@@ -5,8 +5,8 @@ A pattern from a settings file or a client's inline config can backtrack catastr
 backtracks, its cost is linear in the text, and it releases the GIL while it searches. A
 search whose worst case (text length times the size of the compiled program: the cost of
 RE2's NFA when its DFA cache overflows) is small runs inline; a larger one runs on the
-guardrails' own small thread pool, so the event loop keeps serving. Past a work budget the
-search is not run at all and the check fails: "not checked" is not "passed".
+guardrails' own small thread pool (``workers.py``), so the event loop keeps serving. Past a
+work budget the search is not run at all and the check fails: "not checked" is not "passed".
 
 Patterns RE2 refuses (backreferences, lookaround) need a backtracking engine: the ``regex``
 package, whose ``timeout`` stops the match and whose ``concurrent=True`` releases the GIL,
@@ -19,13 +19,12 @@ JavaScript (Portkey's engine).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
+
+from middleware.guardrails.workers import NotChecked, WorkerPool
 
 try:
     import regex as _regex  # type: ignore[import-untyped]
@@ -37,16 +36,10 @@ RE2_MAX_MEM = 8 << 20  # per pattern: program plus DFA cache (RE2's default)
 # worst-case RE2 steps (text chars x program size; ~3.5 ns each on RE2's NFA)
 INLINE_WORK = 1_000_000  # ~3 ms: not worth a thread hop
 MAX_WORK = 300_000_000  # ~1 s on a pool thread; past it the check fails unchecked
-POOL_THREADS = 4
-MAX_QUEUED = 64  # searches waiting for the pool; past it a check fails at once
 
 
 class RegexTimeout(Exception):
     pass
-
-
-class RegexBusy(Exception):
-    """The pool is full, or the text is too long for this pattern: not checked."""
 
 
 class Pattern:
@@ -104,46 +97,23 @@ def _search_backtracking(pattern: Pattern, text: str, timeout: float) -> Any:
         raise RegexTimeout from None
 
 
-class RegexPool:
-    """The guardrails' threads for long RE2 searches and backtracking ones.
+async def search(pool: WorkerPool, pattern: Pattern, text: str, seconds: float) -> Any:
+    """Search ``text``: inline, or on ``pool``. Raises RegexTimeout (the backtracking engine
+    ran out of ``seconds``) or NotChecked. RE2 needs no timeout: its cost is bounded first."""
+    if pattern.engine == "re2":
+        work = pattern.work(text)
+        if work <= INLINE_WORK:
+            return pattern.compiled.search(text)
+        if work > MAX_WORK:
+            raise NotChecked(f"text too long for this pattern ({len(text)} characters)")
+        return await pool.run(partial(pattern.compiled.search, text))
+    return await pool.run(partial(_search_backtracking, pattern, text, seconds))
 
-    Small and bounded: a flood of slow patterns queues here (and fails past MAX_QUEUED),
-    never in asyncio's default executor, where it would delay DNS lookups.
-    """
 
-    def __init__(self, threads: int = POOL_THREADS, max_queued: int = MAX_QUEUED) -> None:
-        self.threads = threads
-        self.max_queued = max_queued
-        self.pending = 0
-        self._executor: ThreadPoolExecutor | None = None
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:  # created on first use: most gateways never need it
-            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="guard-regex")
-        return self._executor
-
-    async def search(self, pattern: Pattern, text: str, seconds: float) -> Any:
-        """Search ``text``; raises RegexTimeout (the backtracking engine ran out of
-        ``seconds``) or RegexBusy. RE2 needs no timeout: its cost is bounded up front."""
-        if pattern.engine == "re2":
-            work = pattern.work(text)
-            if work <= INLINE_WORK:
-                return pattern.compiled.search(text)
-            if work > MAX_WORK:
-                raise RegexBusy(f"text too long for this pattern ({len(text)} characters)")
-            return await self._run(partial(pattern.compiled.search, text))
-        return await self._run(partial(_search_backtracking, pattern, text, seconds))
-
-    async def _run(self, fn: Callable[[], Any]) -> Any:
-        if self.pending >= self.max_queued:
-            raise RegexBusy("too many regular expression searches waiting")
-        self.pending += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool(), fn)
-        finally:
-            self.pending -= 1
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+def program_size(rule: str) -> int:
+    """RE2's program size for ``rule``: a text costs at most its length times this. For a
+    pattern RE2 cannot compile, a generous guess from its length."""
+    try:
+        return max(1, int(re2.compile(rule, _re2_options(False)).programsize))
+    except re2.error:
+        return 20 * max(1, len(rule))

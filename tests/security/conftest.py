@@ -37,6 +37,8 @@ class GatewayProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"gateway-{self.port}.log"
         self._out = self.log.open("wb")
+        # one pooled client: httpx.get() builds a client (and an SSL context) per call, ~15 ms
+        self.http = httpx.Client(timeout=30)
         port = str(self.port)
         # without uvloop: an install without the speed extra, on asyncio's own loop (whose
         # getaddrinfo runs on the default executor)
@@ -53,7 +55,7 @@ class GatewayProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gateway exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/ready", timeout=1).status_code == 200:
+                if self.http.get(self.url + "/ready", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -72,19 +74,20 @@ class GatewayProcess:
             self.proc.kill()
         self.proc.wait(10)
         self._out.close()
+        self.http.close()
 
     def post(
         self, body: dict[str, Any], headers: dict[str, str], timeout: float = 30
     ) -> tuple[int, dict[str, Any], float]:
         """POST /v1/chat/completions: (status, JSON body, seconds)."""
         t0 = time.monotonic()
-        r = httpx.post(
+        r = self.http.post(
             self.url + "/v1/chat/completions", json=body, headers=headers, timeout=timeout
         )
         return r.status_code, r.json(), time.monotonic() - t0
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
-        r = httpx.get(self.url + path, timeout=timeout)
+        r = self.http.get(self.url + path, timeout=timeout)
         return r.status_code, r.content
 
     def health_while(self, attack: Callable[[], Any], settle: float = 0.1) -> tuple[float, Any]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import msgspec
 
 from middleware.guardrails.documents import Document, RequestDocument, ResponseDocument
-from middleware.guardrails.saferegex import RegexPool
+from middleware.guardrails.workers import WorkerPool
 
 if TYPE_CHECKING:
     import aiohttp
@@ -50,10 +50,10 @@ class CheckEnv:
         self._session: aiohttp.ClientSession | None = None
         self.jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.jwks_locks: dict[str, asyncio.Lock] = {}
-        self.regex_pool = RegexPool()
+        self.workers = WorkerPool()  # long regex searches
 
     def close(self) -> None:
-        self.regex_pool.close()
+        self.workers.close()
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -9,6 +9,7 @@ import msgspec
 
 from middleware.guardrails import saferegex
 from middleware.guardrails.checks.base import Check, CheckContext, Outcome, StreamRewriter
+from middleware.guardrails.workers import NotChecked
 
 Operator = Literal["any", "all", "none"]
 
@@ -35,10 +36,10 @@ class RegexMatch(Check):
     async def run(self, cx: CheckContext) -> Outcome:
         timeout = self.env.limits.regex_timeout_ms / 1000.0
         try:
-            m = await self.env.regex_pool.search(self.pattern, cx.text, timeout)
+            m = await saferegex.search(self.env.workers, self.pattern, cx.text, timeout)
         except saferegex.RegexTimeout:
             return Outcome(False, "the regular expression took too long on this text")
-        except saferegex.RegexBusy as exc:
+        except NotChecked as exc:
             return Outcome(False, f"not checked: {exc}", error=str(exc))
         if m is None:
             return Outcome(False, "the text does not match the pattern")
