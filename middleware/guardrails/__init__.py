@@ -59,7 +59,10 @@ class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     webhook_timeout_ms: int = 3000
     webhook_fail_closed: bool = False  # default policy when a webhook cannot answer
     max_text_chars: int = 1_000_000  # longer texts fail the checks that read them
-    regex_timeout_ms: int = 100  # per user regex search
+    regex_timeout_ms: int = 100  # per search of a pattern RE2 cannot run (backtracking)
+    # worst-case time a jsonSchema validation may take on the event loop; past it the
+    # check fails unchecked (jsonschema-rs holds the GIL: no thread can take the work)
+    schema_budget_ms: int = 50
 
 
 class Plan:
@@ -81,7 +84,8 @@ class GuardrailsMiddleware:
 
     def __init__(self, options: GuardrailsOptions | None = None) -> None:
         o = options or GuardrailsOptions()
-        for name in ("webhook_timeout_ms", "max_text_chars", "regex_timeout_ms"):
+        names = ("webhook_timeout_ms", "max_text_chars", "regex_timeout_ms", "schema_budget_ms")
+        for name in names:
             if getattr(o, name) <= 0:
                 raise ValueError(f"{name}: must be positive")
         self.options = o
@@ -89,6 +93,7 @@ class GuardrailsMiddleware:
             Limits(
                 max_text_chars=o.max_text_chars,
                 regex_timeout_ms=o.regex_timeout_ms,
+                schema_budget_ms=o.schema_budget_ms,
                 webhook_timeout_ms=o.webhook_timeout_ms,
                 webhook_fail_closed=o.webhook_fail_closed,
             )

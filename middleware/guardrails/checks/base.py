@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import msgspec
 
 from middleware.guardrails.documents import Document, RequestDocument, ResponseDocument
+from middleware.guardrails.schemas import SchemaCache
 from middleware.guardrails.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True):
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
     max_text_chars: int = 1_000_000
     regex_timeout_ms: int = 100
+    schema_budget_ms: int = 50
     webhook_timeout_ms: int = 3000
     webhook_fail_closed: bool = False
 
@@ -51,6 +53,7 @@ class CheckEnv:
         self.jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self.jwks_locks: dict[str, asyncio.Lock] = {}
         self.workers = WorkerPool()  # long regex searches
+        self.schemas = SchemaCache()  # compiled JSON Schemas, shared by every check
 
     def close(self) -> None:
         self.workers.close()
