@@ -81,10 +81,14 @@ class GatewayProcess:
     ) -> tuple[int, dict[str, Any], float]:
         """POST /v1/chat/completions: (status, JSON body, seconds)."""
         t0 = time.monotonic()
-        r = self.http.post(
+        r = self.send(body, headers, timeout)
+        return r.status_code, r.json(), time.monotonic() - t0
+
+    def send(self, body: dict[str, Any], headers: dict[str, str], timeout: float = 30) -> Any:
+        """POST /v1/chat/completions: the whole httpx response."""
+        return self.http.post(
             self.url + "/v1/chat/completions", json=body, headers=headers, timeout=timeout
         )
-        return r.status_code, r.json(), time.monotonic() - t0
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, bytes]:
         r = self.http.get(self.url + path, timeout=timeout)

@@ -5,6 +5,7 @@ Before RE2, ``^(a+)+$`` on 28 characters held the event loop (and /health) for 6
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -39,6 +40,21 @@ def test_catastrophic_pattern_costs_linear_time(gateway_process, upstream) -> No
     # the pattern ran (and did not match): the request went to the default target
     status, body, _ = gw.post(chat("a" * 5000), headers)
     assert status == 200 and mock.calls == 2
+
+
+def test_a_long_value_costs_at_most_the_regex_budget(gateway_process, upstream) -> None:
+    gw = gateway_process(ROUTER)
+    _, server = upstream
+    # 2,004 RE2 instructions; on random a/b its DFA cache overflows and the NFA costs ~7 s
+    # per MB (measured before the budget: /health waited 7 s)
+    headers = client_headers(server, conditional(server.url, "[ab]{1,1000}z"))
+    rng = random.Random(1)
+    text = "".join(rng.choice("ab") for _ in range(1_000_000))
+    slowest, r = gw.health_while(lambda: gw.send(chat(text), headers), settle=0)
+    assert r.status_code == 200 and slowest < 0.1
+    assert r.headers["x-portkey-last-used-option-index"] == "config.targets[1]"  # no match
+    r = gw.send(chat("ab" * 1000 + "z"), headers)  # within the budget: searched, and matched
+    assert r.headers["x-portkey-last-used-option-index"] == "config.targets[0]"
 
 
 @pytest.mark.parametrize(
