@@ -85,6 +85,7 @@ class RequestContext:
         "config_inline",
         "cost",
         "error",
+        "guardrail_verdicts",
         "headers",
         "metadata",
         "model",
@@ -142,6 +143,9 @@ class RequestContext:
         self.overhead_ms: float | None = None  # gateway time, less upstream (x-gateway-overhead-ms)
         self.trace_headers: dict[str, str] | None = None  # traceparent for the upstream call
         self.cache_status: str | None = None
+        # (guardrail, "pass" | "fail" | "deny") per synchronous guardrail run, for the
+        # metrics and the log line; the guardrail is a settings id or "inline" (bounded)
+        self.guardrail_verdicts: list[tuple[str, str]] = []
         self.state: dict[str, Any] = {}  # free slot for user middlewares
 
     @property

@@ -101,7 +101,8 @@ class GuardrailsMiddleware:
         self.registry = Registry(self.env, o.checks)
         self.guardrails: dict[str, Guardrail] = {}
         for gid, raw in o.guardrails.items():  # a ValueError here names the field
-            self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
+            g = self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
+            g.label = gid
         self.gateway: Gateway | None = None
         self.log = structlog.get_logger("gateway.guardrails")
         self._plans: dict[int, tuple[ConfigNode, Plan | None]] = {}
@@ -320,7 +321,7 @@ class GuardrailsMiddleware:
             return []
         doc = RequestDocument(self._messages(ctx))
         results = await run_all(sync, self._cx("beforeRequestHook", ctx, doc))
-        self._report(ctx, "input", results)
+        self._report(ctx, "input", sync, results)
         if any(r["deny"] for r in results):
             raise GuardrailDenied(results, [])
         if doc.changed:
@@ -358,7 +359,7 @@ class GuardrailsMiddleware:
             return None, []
         doc = ResponseDocument(body)
         after = await run_all(sync, self._cx("afterRequestHook", ctx, doc))
-        self._report(ctx, "output", after)
+        self._report(ctx, "output", sync, after)
         if any(r["deny"] for r in after):
             raise GuardrailDenied(before, (earlier or []) + after)
         if doc.changed:
@@ -394,9 +395,17 @@ class GuardrailsMiddleware:
         except Exception:
             self.log.exception("async guardrails failed", request_id=cx.ctx.request_id)
             return
-        self._report(cx.ctx, phase, results)
+        self._report(cx.ctx, phase, guardrails, results)
 
-    def _report(self, ctx: RequestContext, phase: str, results: list[Any]) -> None:
+    def _report(
+        self, ctx: RequestContext, phase: str, guardrails: list[Guardrail], results: list[Any]
+    ) -> None:
+        """Log the results; record the verdicts of synchronous guardrails on the context
+        (async ones may end after the request's metrics and log line: logged here only)."""
+        for g, r in zip(guardrails, results, strict=True):
+            if not g.is_async:
+                verdict = "deny" if r["deny"] else "pass" if r["verdict"] else "fail"
+                ctx.guardrail_verdicts.append((g.label, verdict))
         self.log.info(
             "guardrails",
             request_id=ctx.request_id,

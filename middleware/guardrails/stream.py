@@ -115,7 +115,7 @@ class StreamGuard:
         sync: list[Guardrail],
         detached: list[Guardrail],
         before: Results,
-        report: Callable[[RequestContext, str, Results], None],
+        report: Callable[[RequestContext, str, list[Guardrail], Results], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         max_chars: int,
     ) -> None:
@@ -142,7 +142,7 @@ class StreamGuard:
         doc = ResponseDocument(msgspec.to_builtins(asm.result()))
         doc.truncated = truncated
         results = await run_all(guardrails, self.cx_factory(doc))
-        self.report(self.ctx, "output", results)
+        self.report(self.ctx, "output", guardrails, results)
         return doc, results
 
     def _detach(self, asm: StreamAssembler) -> None:

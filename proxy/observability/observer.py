@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -147,14 +147,8 @@ class Observability:
             m.child(m.cost, provider, model).inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
-        state = ctx.state
-        if state:
-            for name, verdict in verdicts(state.get("guardrail_verdicts")):
-                m.child(m.verdicts, name, verdict).inc()
-            breakers = state.get("breaker")
-            if isinstance(breakers, Mapping):
-                for target, value in breakers.items():
-                    m.set_breaker(str(target), str(value))
+        for name, verdict in ctx.guardrail_verdicts:  # labels bounded by the middleware
+            m.child(m.verdicts, name, verdict).inc()
 
     @staticmethod
     def _routing(m: Metrics, ctx: RequestContext, provider: str) -> None:
@@ -224,38 +218,3 @@ def cache_hit(ctx: RequestContext) -> bool:
     """``HIT`` or ``SEMANTIC HIT`` (the cache middleware's x-portkey-cache-status)."""
     status = ctx.cache_status
     return status is not None and status.endswith("HIT")
-
-
-def verdicts(raw: Any) -> list[tuple[str, str]]:
-    """Guardrail verdicts as the guardrails middleware records them in ``ctx.state``.
-
-    Accepts ``[{"name"|"id"|"check": ..., "verdict"|"result"|"action": ...}, ...]``,
-    ``[(name, verdict), ...]`` or ``{name: verdict}``; a bool verdict reads pass / fail.
-    """
-    out: list[tuple[str, str]] = []
-    if isinstance(raw, Mapping):
-        return [(str(k), _verdict(v)) for k, v in raw.items()]
-    if not isinstance(raw, (list, tuple)):
-        return out
-    for item in raw:
-        if isinstance(item, Mapping):
-            name = _first(item, ("name", "id", "check"))
-            verdict = _first(item, ("verdict", "result", "action"))
-            if name is not None and verdict is not None:
-                out.append((str(name), _verdict(verdict)))
-        elif isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((str(item[0]), _verdict(item[1])))
-    return out
-
-
-def _first(item: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if item.get(k) is not None:
-            return item[k]
-    return None
-
-
-def _verdict(v: Any) -> str:
-    if isinstance(v, bool):  # the guardrails runner's verdict: True passed
-        return "pass" if v else "fail"
-    return str(v)

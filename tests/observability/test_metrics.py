@@ -24,7 +24,7 @@ class StampVerdicts:
     """A stand-in for the guardrails middleware: records verdicts where observability reads."""
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
-        ctx.state["guardrail_verdicts"] = [{"id": "no-pii", "verdict": True}, ("len", "deny")]
+        ctx.guardrail_verdicts += [("no-pii", "pass"), ("len", "deny")]
         return await call_next(ctx)
 
 
