@@ -155,13 +155,14 @@ class Observability:
         """Retries and fallbacks from the router's trail (``config.targets[1]`` per attempt,
         ``config.targets[0]:circuit-open`` for a target its breaker skipped)."""
         tried: set[str] = set()
+        config = breaker_config(ctx)
         for entry in ctx.targets_tried:
             index, _, note = entry.partition(":")
             if note == "circuit-open":
-                m.set_breaker(index, "open")
+                m.set_breaker(config, index, "open")
             elif not note:
                 tried.add(index)
-                m.set_breaker(index, "closed")  # it was let through
+                m.set_breaker(config, index, "closed")  # it was let through
         if len(tried) > 1:
             m.fallbacks.labels(provider).inc(len(tried) - 1)
         if ctx.attempts > len(tried) > 0:
@@ -212,6 +213,15 @@ class Observability:
         else:  # reads every worker's files: off the event loop
             body = await asyncio.get_running_loop().run_in_executor(None, m.render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def breaker_config(ctx: RequestContext) -> str | None:
+    """Which config a breaker belongs to, for its gauge: a settings config by id, None for
+    a client's inline config (whose trees, and so option indexes, are the client's)."""
+    if ctx.config_inline:
+        return None
+    raw = ctx.headers.get("x-portkey-config")  # not inline: a settings config's id
+    return raw.strip() if raw else "default_config"
 
 
 def cache_hit(ctx: RequestContext) -> bool:

@@ -75,3 +75,46 @@ def test_real_guardrail_verdicts_reach_metrics_and_the_log_line(
         [{"id": "no-secrets", "verdict": "deny"}, {"id": "short", "verdict": "pass"}],
     ]
     assert lines[3]["guardrails"] == [{"id": "inline", "verdict": "pass"}]
+
+
+def test_five_hundred_inline_configs_add_one_breaker_label(
+    make_gateway: GatewayFactory, mock_openai: Any
+) -> None:
+    _, upstream = mock_openai
+    leaf = {"provider": "openai", "api_key": PROVIDER_KEY, "custom_host": upstream.url + "/v1"}
+    fallback = {
+        "strategy": {"mode": "fallback"},
+        "targets": [{**leaf, "override_params": {"model": "error-500"}}, leaf],
+    }
+    gw = make_gateway(
+        {
+            "middleware": [*OBSERVED, {"class": "middleware.router:RouterMiddleware"}],
+            "configs": {"fb": fallback},
+        }
+    )
+
+    def shaped(width: int, depth: int) -> dict[str, Any]:
+        """The only weighted target sits at targets[width], ``depth`` levels down."""
+        zero = {**leaf, "weight": 0}
+        node: dict[str, Any] = {
+            "strategy": {"mode": "loadbalance"},
+            "targets": [*[zero] * width, {**leaf, "weight": 1}],
+        }
+        for _ in range(depth):
+            node = {"targets": [node]}
+        return node
+
+    with httpx.Client(timeout=10) as c:
+        assert post(c, gw.url, "hi", x_portkey_config="fb").status_code == 200
+        indexes = set()
+        for width in range(20):
+            for depth in range(25):
+                r = post(c, gw.url, "hi", x_portkey_config=json.dumps(shaped(width, depth)))
+                assert r.status_code == 200
+                indexes.add(r.headers["x-portkey-last-used-option-index"])
+    assert len(indexes) == 500  # 500 distinct option indexes were used...
+    m = scrape(gw.url)
+    targets = {dict(ls)["target"] for (n, ls) in m if n == "gateway_breaker_state"}
+    # ...and the gauge has one series for all of them, besides the settings config's own
+    assert targets == {"inline", "fb:config.targets[0]", "fb:config.targets[1]"}
+    assert value(m, "gateway_breaker_state", target="fb:config.targets[1]") == 0
