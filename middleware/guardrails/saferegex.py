@@ -24,6 +24,7 @@ from typing import Any
 
 import re2  # type: ignore[import-untyped]
 
+from middleware.guardrails.caches import Lru
 from middleware.guardrails.workers import NotChecked, WorkerPool
 
 try:
@@ -32,7 +33,11 @@ except ImportError:  # pragma: no cover - the guardrails extra installs it
     _regex = None
 
 MAX_PATTERN_CHARS = 10_000
-RE2_MAX_MEM = 8 << 20  # per pattern: program plus DFA cache (RE2's default)
+# per pattern: program plus DFA cache. RE2's default (8 MiB) let one adversarial search
+# leave ~3 MB behind per pattern; 1 MiB leaves ~0.3 MB (past it RE2 resets its DFA cache,
+# or runs its NFA: the work budget below already prices that)
+RE2_MAX_MEM = 1 << 20
+CACHED_PATTERNS = 256  # compiled patterns kept (PatternCache): live RE2 memory stays bounded
 # worst-case RE2 steps (text chars x program size; ~3.5 ns each on RE2's NFA)
 INLINE_WORK = 1_000_000  # ~3 ms: not worth a thread hop
 MAX_WORK = 300_000_000  # ~1 s on a pool thread; past it the check fails unchecked
@@ -88,6 +93,22 @@ def compile_pattern(rule: str, ignore_case: bool = False) -> Pattern:
         return Pattern(_regex.compile(rule, flags), "regex", 0)
     except Exception as exc:  # regex raises its own error type
         raise ValueError(f"invalid regular expression: {exc}") from None
+
+
+class PatternCache:
+    """Compiled patterns by (rule, ignore_case), a bounded LRU. Checks keep their rule, not
+    the compiled pattern, so the guardrail plans cached for clients' configs (1,024) cannot
+    pin one grown DFA each; an evicted pattern is compiled again on its next use."""
+
+    def __init__(self, size: int = CACHED_PATTERNS) -> None:
+        self._lru: Lru[tuple[str, bool], Pattern] = Lru(size)
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    def get(self, rule: str, ignore_case: bool = False) -> Pattern:
+        """The compiled pattern; ValueError when it does not compile."""
+        return self._lru.setdefault((rule, ignore_case), lambda: compile_pattern(rule, ignore_case))
 
 
 def _search_backtracking(pattern: Pattern, text: str, timeout: float) -> Any:

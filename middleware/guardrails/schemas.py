@@ -12,7 +12,10 @@ jsonschema-rs compiles it, which also checks it against its draft's meta-schema,
 - no ``format`` validation (annotations only, as the 2020-12 draft says).
 
 Compiled schemas live in a bounded LRU keyed by a hash of the canonical JSON, so the same
-schema sent by many clients or configs is compiled once; refusals are remembered too.
+schema sent by many clients or configs is compiled once; refusals are remembered too. The
+LRU also bounds the patterns its schemas hold (CACHED_PATTERNS): a compiled pattern keeps
+its lazy DFA, ~0.4 MB after an adversarial search at REGEX_DFA_LIMIT. Checks keep the key,
+not the validator, so nothing else pins one; an evicted schema is compiled again.
 
 jsonschema-rs holds the GIL while it validates (measured: a worker thread running it stops
 the event loop just the same), so validation runs inline, and only when its worst case fits
@@ -37,7 +40,10 @@ from middleware.guardrails.schema_bounds import Bounds, SchemaRejected, analyse
 MAX_SCHEMA_BYTES = 64 * 1024  # canonical JSON
 MAX_SCHEMA_DEPTH = 64  # JSON nesting of the schema document itself
 CACHE_SIZE = 256
-REGEX_SIZE_LIMIT = 1 << 20  # bytes, per compiled pattern (and its lazy DFA)
+CACHED_PATTERNS = 512  # pattern / patternProperties regexes over every cached schema
+MAX_PATTERNS = 64  # distinct regexes in one schema
+REGEX_SIZE_LIMIT = 1 << 20  # bytes, per compiled pattern
+REGEX_DFA_LIMIT = 256 << 10  # bytes, per pattern's lazy DFA (1 MiB left ~1.3 MB behind)
 MAX_MESSAGE_CHARS = 300  # an error message quotes the value: keep it short
 # worst-case cost (ns): a sub-schema evaluation, a regex step (a character times a pattern's
 # program size), and an evaluation while the first error is built (with anyOf contexts)
@@ -123,40 +129,52 @@ def compile_schema(schema: Any) -> CompiledSchema:
         bounds = analyse(schema)
     except SchemaRejected as exc:
         raise ValueError(str(exc)) from None
+    regexes = set(bounds.regexes)
+    if len(regexes) > MAX_PATTERNS:
+        raise ValueError(f"schema: more than {MAX_PATTERNS} distinct patterns")
     try:
         validator = jsonschema_rs.validator_for(
             schema,
             retriever=refuse_retrieval,
             validate_formats=False,
             pattern_options=jsonschema_rs.RegexOptions(
-                size_limit=REGEX_SIZE_LIMIT, dfa_size_limit=REGEX_SIZE_LIMIT
+                size_limit=REGEX_SIZE_LIMIT, dfa_size_limit=REGEX_DFA_LIMIT
             ),
         )
     except jsonschema_rs.ValidationError as exc:  # the meta-schema's verdict on the schema
         raise ValueError(f"{_where('schema', exc.instance_path)}: {_short(exc.message)}") from None
     except Exception as exc:  # referencing and other compile errors
         raise ValueError(f"schema: {_short(str(exc))}") from None
-    program = max((program_size(rx) for rx in set(bounds.regexes)), default=0)
+    program = max((program_size(rx) for rx in regexes), default=0)
     return CompiledSchema(validator, bounds, program)
 
 
 class SchemaCache:
-    """Compiled schemas (and refusals) by a hash of their canonical JSON; bounded LRU."""
+    """Compiled schemas (and refusals) by a hash of their canonical JSON: an LRU bounded in
+    entries and in the patterns they hold together."""
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, patterns: int = CACHED_PATTERNS) -> None:
         self.size = size
+        self.max_patterns = patterns
+        self.patterns = 0
         self._entries: OrderedDict[bytes, CompiledSchema | str] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def compile(self, schema: Any) -> CompiledSchema:
+    @staticmethod
+    def key(schema: Any) -> bytes:
+        """The cache key: SHA-256 of the canonical JSON; ValueError past the size limits."""
         if _depth(schema) > MAX_SCHEMA_DEPTH:  # before encoding: that recurses
             raise ValueError(f"schema: nested deeper than {MAX_SCHEMA_DEPTH} levels")
         raw = msgspec.json.encode(schema, order="sorted")
         if len(raw) > MAX_SCHEMA_BYTES:
             raise ValueError(f"schema: {len(raw)} bytes, more than {MAX_SCHEMA_BYTES}")
-        key = hashlib.sha256(raw).digest()
+        return hashlib.sha256(raw).digest()
+
+    def compile(self, schema: Any, key: bytes | None = None) -> CompiledSchema:
+        """From the cache, or compiled now; ValueError naming the field when refused."""
+        key = self.key(schema) if key is None else key
         found = self._entries.get(key)
         if found is None:
             try:
@@ -164,10 +182,17 @@ class SchemaCache:
             except ValueError as exc:
                 found = str(exc)
             self._entries[key] = found
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            self.patterns += _weight(found)
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.size or self.patterns > self.max_patterns
+            ):
+                self.patterns -= _weight(self._entries.popitem(last=False)[1])
         else:
             self._entries.move_to_end(key)
         if isinstance(found, str):
             raise ValueError(found)
         return found
+
+
+def _weight(entry: CompiledSchema | str) -> int:
+    return len(set(entry.bounds.regexes)) if isinstance(entry, CompiledSchema) else 0

@@ -31,8 +31,9 @@ MAX_PATTERN_CHARS = 1000
 # $and/$or nesting: a header can nest ~900 levels, deeper than Python's recursion limit
 MAX_QUERY_DEPTH = 16
 # RE2's memory budget per pattern (program + DFA cache); past it, compiling fails, and a
-# search that fills the DFA cache falls back to RE2's NFA (slower, still linear)
-RE2_MAX_MEM = 2 << 20
+# search that fills the DFA cache falls back to RE2's NFA (slower, still linear). An
+# adversarial search leaves ~0.3 MB per cached pattern at 1 MiB (~3 MB at RE2's 8 MiB).
+RE2_MAX_MEM = 1 << 20
 MAX_REGEX_WORK = 10_000_000  # text chars x program size (~3.5 ns a step on RE2's NFA)
 
 

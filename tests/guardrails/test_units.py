@@ -135,6 +135,19 @@ def test_schema_cache_is_bounded_and_keyed_by_content() -> None:
         cache.compile(deep)
 
 
+def test_schema_cache_bounds_the_patterns_it_keeps_compiled() -> None:
+    cache = SchemaCache(size=100, patterns=100)
+
+    def with_patterns(n: int, tag: int) -> dict[str, object]:
+        return {"properties": {f"p{i}": {"pattern": f"^{tag}-{i}$"} for i in range(n)}}
+
+    for tag in range(10):
+        cache.compile(with_patterns(30, tag))
+    assert cache.patterns <= 100 and len(cache) == 3  # 3 x 30 patterns fit, 4 do not
+    with pytest.raises(ValueError, match="more than 64 distinct patterns"):
+        cache.compile(with_patterns(65, 99))
+
+
 def _chunk(text: str | None, finish: str | None = None) -> Chunk:
     choice = ChunkChoice(0, Delta(content=text) if text is not None else Delta(), finish)
     return Chunk(parsed=ChatCompletionChunk(id="c", created=1, model="m", choices=[choice]))

@@ -20,6 +20,7 @@ import pytest
 from middleware.guardrails import GuardrailsMiddleware
 from middleware.guardrails.checks.base import MAX_JWKS_URLS
 from middleware.guardrails.checks.content import MAX_DNS_HOSTS
+from middleware.guardrails.saferegex import CACHED_PATTERNS
 from proxy.app import GATEWAY
 from tests.conftest import PROVIDER_KEY, GatewayFactory
 from tests.guardrails.upstreams import HookServer
@@ -83,6 +84,22 @@ def test_a_thousand_jwks_urls_leave_the_cache_at_its_bound(
         assert hooks.jwks_hits == 1000
         post(client, gw, up, "hi", x_portkey_config=jwks_guard(urls[:1]), x_t=token)
         assert hooks.jwks_hits == 1001
+
+
+def test_a_thousand_regex_rules_leave_the_pattern_cache_at_its_bound(
+    make_gateway: GatewayFactory, servers: Any
+) -> None:
+    gw = make_gateway(SETTINGS)
+    up, _, _ = servers
+    with httpx.Client(timeout=30) as client:
+        for i in range(0, 1000, 100):  # 100 rules a request
+            checks = [
+                {"id": "regexMatch", "parameters": {"rule": f"x{j}y"}} for j in range(i, i + 100)
+            ]
+            cfg = json.dumps({"input_guardrails": [{"checks": checks}]})
+            assert post(client, gw, up, "x5y", x_portkey_config=cfg).status_code == 246
+    patterns = gw.call(lambda: guardrails(gw).env.patterns)
+    assert gw.call(lambda: len(patterns)) == CACHED_PATTERNS == 256
 
 
 def test_valid_urls_looks_up_at_most_its_cap_of_hosts(

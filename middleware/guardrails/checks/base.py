@@ -15,6 +15,7 @@ import msgspec
 
 from middleware.guardrails.caches import JwksEntry, Lru, TtlLru
 from middleware.guardrails.documents import Document, RequestDocument, ResponseDocument
+from middleware.guardrails.saferegex import PatternCache
 from middleware.guardrails.schemas import SchemaCache
 from middleware.guardrails.workers import WorkerPool
 
@@ -60,6 +61,7 @@ class CheckEnv:
         self.dns_slots = asyncio.Semaphore(MAX_DNS_LOOKUPS)  # lookups in flight, process-wide
         self.dns_tasks: set[asyncio.Task[bool]] = set()  # lookups, awaited or not
         self.workers = WorkerPool()  # long regex searches
+        self.patterns = PatternCache()  # compiled regexMatch rules, shared by every check
         self.schemas = SchemaCache()  # compiled JSON Schemas, shared by every check
 
     def close(self) -> None:

@@ -42,7 +42,9 @@ class JsonSchema(Check):
     def __init__(self, params: SchemaParams, env: Any) -> None:
         super().__init__(params, env)
         try:
-            self.schema = env.schemas.compile(params.schema)
+            # the key, not the validator: the shared cache bounds what stays compiled
+            self.key = env.schemas.key(params.schema)
+            env.schemas.compile(params.schema, self.key)
         except ValueError as exc:
             raise ValueError(f"schema: {exc}") from None
 
@@ -51,12 +53,13 @@ class JsonSchema(Check):
         if value is _NOT_FOUND:
             return Outcome(False, "no JSON found in the text")
         # inline, never in a thread: jsonschema-rs holds the GIL (see schemas.py)
+        schema = self.env.schemas.compile(self.params.schema, self.key)
         budget = self.env.limits.schema_budget_ms * 1_000_000
-        cost = self.schema.cost_ns(len(cx.text))
+        cost = schema.cost_ns(len(cx.text))
         if cost > budget:
             why = f"the JSON is too large for this schema (worst case ~{cost // 1_000_000} ms)"
             return Outcome(False, f"not checked: {why}", error=why)
-        errors = self.schema.errors(value, budget - cost)
+        errors = schema.errors(value, budget - cost)
         if errors:
             return Outcome(False, "the JSON does not match the schema", {"errors": errors})
         return Outcome(True, "the JSON matches the schema")

@@ -29,14 +29,15 @@ class RegexMatch(Check):
         if not params.rule:
             raise ValueError("rule: must not be empty")
         try:
-            self.pattern = saferegex.compile_pattern(params.rule, params.ignoreCase)
+            env.patterns.get(params.rule, params.ignoreCase)  # compiles it: errors now
         except ValueError as exc:
             raise ValueError(f"rule: {exc}") from None
 
     async def run(self, cx: CheckContext) -> Outcome:
         timeout = self.env.limits.regex_timeout_ms / 1000.0
+        pattern = self.env.patterns.get(self.params.rule, self.params.ignoreCase)
         try:
-            m = await saferegex.search(self.env.workers, self.pattern, cx.text, timeout)
+            m = await saferegex.search(self.env.workers, pattern, cx.text, timeout)
         except saferegex.RegexTimeout:
             return Outcome(False, "the regular expression took too long on this text")
         except NotChecked as exc:
