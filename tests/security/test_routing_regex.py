@@ -1,10 +1,12 @@
-"""Conditional routing's ``$regex`` against the client's own text: linear time, or a 400.
+"""A client's routing config: ``$regex`` in linear time (or a 400), and bounded nesting.
 
-Before RE2, ``^(a+)+$`` on 28 characters held the event loop (and /health) for 6 s.
+Before RE2, ``^(a+)+$`` on 28 characters held the event loop (and /health) for 6 s; and
+targets nested 500 deep (7 KB of header) were a 500 (msgspec's RecursionError).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -92,3 +94,17 @@ def test_deep_query_nesting_and_odd_indexes_are_not_a_500(gateway_process, upstr
         cfg = conditional(server.url, "x", key=key)
         status, body, _ = gw.post(chat("hi"), client_headers(server, cfg))
         assert status == 200, body  # no such element: the default target answers
+
+
+def test_deep_target_nesting_is_a_400_not_a_500(gateway_process, upstream) -> None:
+    gw = gateway_process(ROUTER)
+    _, server = upstream
+    leaf = json.dumps({"provider": "openai", "custom_host": server.url + "/v1"})
+    for depth, status in [(32, 200), (33, 400), (500, 400)]:
+        headers = client_headers(server)
+        headers["x-portkey-config"] = '{"targets":[' * depth + leaf + "]}" * depth
+        got, body, _ = gw.post(chat("hi"), headers)
+        assert got == status, (depth, body)
+        if status == 400:
+            assert body["error"]["code"] == "invalid_config"
+            assert "targets nested deeper than 32 levels" in body["error"]["message"]
