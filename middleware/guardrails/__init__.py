@@ -29,7 +29,8 @@ from middleware.guardrails.denied import (
     hook_results,
 )
 from middleware.guardrails.documents import RequestDocument, ResponseDocument
-from middleware.guardrails.nested import AttemptGuards, Lists, NestedGuards, walk_nested
+from middleware.guardrails.nested import AttemptGuards, Lists, Plan, walk_nested
+from middleware.guardrails.options import GuardrailsOptions
 from middleware.guardrails.registry import Guardrail, Registry
 from middleware.guardrails.runner import run_all, summary
 from middleware.guardrails.stream import StreamGuard
@@ -49,34 +50,6 @@ INPUT_HEADER = "x-portkey-default-input-guardrails"
 OUTPUT_HEADER = "x-portkey-default-output-guardrails"
 MAX_CACHED_PLANS = 1024
 T = TypeVar("T")
-
-
-class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    # guardrail definitions by id, referenced from configs as "input_guardrails": ["id"]
-    guardrails: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    # user checks: check id -> dotted path of a Check class
-    checks: dict[str, str] = msgspec.field(default_factory=dict)
-    webhook_timeout_ms: int = 3000
-    webhook_fail_closed: bool = False  # default policy when a webhook cannot answer
-    max_text_chars: int = 1_000_000  # longer texts fail the checks that read them
-    regex_timeout_ms: int = 100  # per search of a pattern RE2 cannot run (backtracking)
-    # worst-case time a jsonSchema validation may take on the event loop; past it the
-    # check fails unchecked (jsonschema-rs holds the GIL: no thread can take the work)
-    schema_budget_ms: int = 50
-
-
-class Plan:
-    __slots__ = ("input", "nested", "output")
-
-    def __init__(
-        self,
-        input: list[Guardrail],
-        output: list[Guardrail],
-        nested: NestedGuards | None = None,
-    ) -> None:
-        self.input = input
-        self.output = output
-        self.nested = nested or {}  # guardrails of nested targets, by leaf option index
 
 
 class GuardrailsMiddleware:
@@ -213,9 +186,11 @@ class GuardrailsMiddleware:
         if raw.startswith("["):
             try:
                 entries = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # msgspec stops near 500 levels
                 raise InvalidRequest(
-                    f"{header}: not valid JSON", param=header, code="invalid_guardrail"
+                    f"{header}: not valid JSON, or nested too deeply",
+                    param=header,
+                    code="invalid_guardrail",
                 ) from None
         else:
             entries = [x.strip() for x in raw.split(",") if x.strip()]

@@ -153,8 +153,8 @@ def parse_config(data: bytes | str | dict[str, Any]) -> ConfigNode:
         raise config_error(_where(exc)) from None
     except msgspec.DecodeError as exc:
         raise config_error(f"not valid JSON ({exc})") from None
-    except RecursionError:  # msgspec gives up near 500 levels; the limit below is lower
-        raise config_error(f"targets nested deeper than {MAX_DEPTH} levels") from None
+    except RecursionError:  # msgspec gives up near 500 levels of anything
+        raise config_error("JSON nested too deeply") from None
     validate(node, "")
     return node
 

@@ -207,3 +207,16 @@ def test_settings_schemas_get_the_same_checks_at_start_up() -> None:
     params["schema"] = {"enum": ["x" * 70_000]}  # no header holds this; a settings file can
     with pytest.raises(SettingsError, match="more than 65536"):
         Gateway(parse_settings(raw, {}))
+
+
+def test_deeply_nested_guardrail_json_is_a_400(gateway_process, upstream) -> None:
+    gw = gateway_process(GUARDED)
+    _, server = upstream
+    headers = client_headers(server)
+    headers["x-portkey-default-input-guardrails"] = "[" * 4000 + "]" * 4000
+    status, body, _ = gw.post(chat("hi"), headers)
+    assert status == 400 and body["error"]["code"] == "invalid_guardrail"
+    headers = client_headers(server)
+    headers["x-portkey-config"] = '{"input_guardrails": ' + "[" * 3000 + "]" * 3000 + "}"
+    status, body, _ = gw.post(chat("hi"), headers)
+    assert status == 400 and "nested too deeply" in body["error"]["message"]
