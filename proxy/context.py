@@ -46,6 +46,7 @@ class RequestContext:
         "endpoint",
         "error",
         "gateway",
+        "guardrail_verdicts",
         "headers",
         "metadata",
         "model",
@@ -111,6 +112,9 @@ class RequestContext:
         # a middleware that reads the answer's content (output guardrails, cache store)
         # sets it before the upstream call: a native stream is then translated to chat
         self.reads_reply = False
+        # (guardrail, "pass" | "fail" | "deny") per synchronous guardrail run, for the
+        # metrics and the log line; the guardrail is a settings id or "inline" (bounded)
+        self.guardrail_verdicts: list[tuple[str, str]] = []
         self.state: dict[str, Any] = {}  # free slot for user middlewares
 
     @property
