@@ -121,10 +121,9 @@ class LoggingMiddleware:
             fields["cache_status"] = ctx.cache_status
         if self.options.log_metadata and ctx.metadata:
             fields["metadata"] = ctx.metadata
-        if ctx.state:
-            if verdicts := ctx.state.get("guardrail_verdicts"):
-                fields["guardrails"] = verdicts
-            if bodies := ctx.state.get("bodies"):  # only with observability.log_bodies
-                fields.update(bodies)
+        if ctx.guardrail_verdicts:
+            fields["guardrails"] = [{"id": g, "verdict": v} for g, v in ctx.guardrail_verdicts]
+        if ctx.state and (bodies := ctx.state.get("bodies")):  # observability.log_bodies
+            fields.update(bodies)
         ctx.usage = usage
         self.log.info(self.options.event, **fields)

@@ -59,6 +59,7 @@ class RequestContext:
         "endpoint",
         "error",
         "gateway",
+        "guardrail_verdicts",
         "headers",
         "hook_results",
         "metadata",
@@ -127,6 +128,9 @@ class RequestContext:
         # a middleware that reads the answer's content (output guardrails, cache store)
         # sets it before the upstream call: a native stream is then translated to chat
         self.reads_reply = False
+        # (guardrail, "pass" | "fail" | "deny") per synchronous guardrail run, for the
+        # metrics and the log line; the guardrail is a settings id or "inline" (bounded)
+        self.guardrail_verdicts: list[tuple[str, str]] = []
         # (phase, results) per synchronous guardrail run, results shaped as Portkey's
         # hook_results; the guardrails middleware appends, the console reads
         self.hook_results: list[tuple[str, list[dict[str, Any]]]] = []

@@ -111,6 +111,11 @@ def handler(gw: Gateway, door: FrontDoor) -> Callable[[web.Request], object]:
                 else f"{(time.perf_counter() - t0) * 1e3:.3f}"
             )
             return door.error(exc, headers)
+        except RecursionError:  # msgspec refuses JSON nested past its depth limit
+            err = InvalidRequest(
+                "the request holds JSON nested too deeply", code="nested_too_deeply"
+            )
+            return door.error(err, {"x-portkey-trace-id": trace_id})
         except Exception:
             log.exception("unhandled error", request_id=request_id, trace_id=trace_id)
             return door.error(

@@ -74,7 +74,7 @@ class _Lazy(Generic[S]):
                     found = self._decoder.decode(self._raw)
                 else:
                     found = self._from_wire(self._raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 # bytes are only ever the upstream's (or a cache's copy of them)
                 raise UpstreamInvalid(
                     f"the upstream answer is not a valid {self.kind}: {exc}"
@@ -111,7 +111,7 @@ class _Lazy(Generic[S]):
             if b'"usage"' not in raw:
                 return None
             return usage_decoder.decode(raw).usage
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(f"the upstream answer has a malformed usage: {exc}") from None
 
 

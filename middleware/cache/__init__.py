@@ -56,6 +56,7 @@ class CacheOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     embedding_model: str = "text-embedding-3-small"
     embedding_timeout: float = 2.0  # seconds; after a failure, 5 s without embeddings
     max_vectors: int = 100_000  # memory backend
+    max_vector_bytes: int = 1024 * 1024 * 1024  # memory backend: the vector index's memory
     max_vectors_per_bucket: int = 10_000
 
 
@@ -68,8 +69,8 @@ def _check(o: CacheOptions) -> None:
         raise ValueError("semantic_threshold: must be in (0, 1]")
     if o.redis_timeout <= 0 or o.embedding_timeout <= 0:
         raise ValueError("redis_timeout and embedding_timeout must be positive")
-    if o.max_vectors <= 0 or o.max_vectors_per_bucket <= 0:
-        raise ValueError("max_vectors and max_vectors_per_bucket must be positive")
+    if o.max_vectors <= 0 or o.max_vectors_per_bucket <= 0 or o.max_vector_bytes <= 0:
+        raise ValueError("max_vectors, max_vectors_per_bucket, max_vector_bytes: must be positive")
 
 
 class CacheMiddleware:
@@ -124,7 +125,7 @@ class CacheMiddleware:
         if self._redis is not None:
             self.index = RedisIndex(self._redis, o.max_vectors_per_bucket)
         else:
-            self.index = MemoryIndex(o.max_vectors, o.max_vectors_per_bucket)
+            self.index = MemoryIndex(o.max_vectors, o.max_vectors_per_bucket, o.max_vector_bytes)
 
     async def shutdown(self) -> None:
         await self.store.close()

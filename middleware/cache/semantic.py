@@ -1,23 +1,24 @@
 """Semantic matching: embed the request's text and find the nearest stored entry.
 
 Vectors are kept per bucket (same destination, model, parameters and earlier turns; see
-``key.semantic_key``) and compared by cosine similarity: every vector is stored normalised,
-so one matrix product scores a whole bucket. In memory they live in numpy arrays; with Redis,
-in one hash per bucket that is read whole and scanned (linear in the bucket's size, which is
-bounded by ``max_vectors_per_bucket``). A vector points at an exact entry; if that entry has
-expired or been evicted the match counts as a miss and the vector is dropped.
+``key.semantic_key``) and compared by cosine similarity. In memory each bucket is an HNSW
+graph (``vector_memory.MemoryIndex``: logarithmic lookups, bounded in count and bytes); with
+Redis, one hash per bucket that is read whole and scanned with one matrix product (linear in
+the bucket's size, which is bounded by ``max_vectors_per_bucket``). A vector points at an
+exact entry; if that entry has expired or been evicted the match counts as a miss and the
+vector is dropped.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import structlog
 
+from middleware.cache.vector_memory import MemoryIndex
 from proxy.errors import GatewayError
 from proxy.routing.resolve import settings_target, slug_target
 from proxy.target import Target
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 Vector = npt.NDArray[np.float32]
+__all__ = ["MemoryIndex", "RedisIndex", "normalise"]
 EMBED_BACKOFF_SECONDS = 5.0
 
 
@@ -45,85 +47,6 @@ class VectorIndex(Protocol):
     async def nearest(self, bucket: str, vec: Vector) -> tuple[str, float] | None: ...
 
     async def drop(self, bucket: str, key: str) -> None: ...
-
-
-class _Bucket:
-    __slots__ = ("_matrix", "expires", "keys", "rows")
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-        self.rows: list[Vector] = []
-        self.expires: list[float] = []
-        self._matrix: Vector | None = None
-
-    def matrix(self) -> Vector:
-        if self._matrix is None:  # stacked lazily: adds are cheap, searches reuse it
-            self._matrix = np.vstack(self.rows)
-        return self._matrix
-
-    def remove(self, i: int) -> None:
-        del self.keys[i], self.rows[i], self.expires[i]
-        self._matrix = None
-
-    def append(self, key: str, vec: Vector, expires: float) -> None:
-        if key in self.keys:
-            self.remove(self.keys.index(key))
-        self.keys.append(key)
-        self.rows.append(vec)
-        self.expires.append(expires)
-        self._matrix = None
-
-
-class MemoryIndex:
-    """numpy vectors in process, at most ``max_vectors`` of them (oldest buckets go first)."""
-
-    def __init__(self, max_vectors: int, per_bucket: int) -> None:
-        self.max_vectors = max_vectors
-        self.per_bucket = per_bucket
-        self.count = 0
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-
-    async def add(self, bucket: str, key: str, vec: Vector, ttl: int) -> None:
-        b = self._buckets.get(bucket)
-        if b is None:
-            b = self._buckets[bucket] = _Bucket()
-        self._buckets.move_to_end(bucket)
-        before = len(b.keys)
-        b.append(key, vec, time.monotonic() + ttl)
-        if len(b.keys) > self.per_bucket:
-            b.remove(0)
-        self.count += len(b.keys) - before
-        while self.count > self.max_vectors:
-            oldest = next(iter(self._buckets.values()))
-            oldest.remove(0)
-            self.count -= 1
-            if not oldest.keys:
-                self._buckets.popitem(last=False)
-
-    async def nearest(self, bucket: str, vec: Vector) -> tuple[str, float] | None:
-        b = self._buckets.get(bucket)
-        if b is None:
-            return None
-        now = time.monotonic()
-        for i in range(len(b.keys) - 1, -1, -1):
-            if b.expires[i] <= now:
-                b.remove(i)
-                self.count -= 1
-        if not b.keys:
-            del self._buckets[bucket]
-            return None
-        m = b.matrix()
-        if m.shape[1] != vec.shape[0]:
-            return None  # another embedding model filled this bucket
-        scores = m @ vec
-        i = int(np.argmax(scores))
-        return b.keys[i], float(scores[i])
-
-    async def drop(self, bucket: str, key: str) -> None:
-        b = self._buckets.get(bucket)
-        if b is not None and key in b.keys:
-            b.remove(b.keys.index(key))
-            self.count -= 1
 
 
 class RedisIndex:

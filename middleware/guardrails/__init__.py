@@ -29,7 +29,8 @@ from middleware.guardrails.denied import (
     hook_results,
 )
 from middleware.guardrails.documents import RequestDocument, ResponseDocument
-from middleware.guardrails.nested import AttemptGuards, Lists, NestedGuards, walk_nested
+from middleware.guardrails.nested import AttemptGuards, Lists, Plan, walk_nested
+from middleware.guardrails.options import GuardrailsOptions
 from middleware.guardrails.registry import Guardrail, Registry
 from middleware.guardrails.runner import run_all, summary
 from middleware.guardrails.stream import StreamGuard
@@ -52,38 +53,14 @@ MAX_CACHED_PLANS = 1024
 T = TypeVar("T")
 
 
-class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    # guardrail definitions by id, referenced from configs as "input_guardrails": ["id"]
-    guardrails: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
-    # user checks: check id -> dotted path of a Check class
-    checks: dict[str, str] = msgspec.field(default_factory=dict)
-    webhook_timeout_ms: int = 3000
-    webhook_fail_closed: bool = False  # default policy when a webhook cannot answer
-    max_text_chars: int = 1_000_000  # longer texts fail the checks that read them
-    regex_timeout_ms: int = 100  # per user regex search
-
-
-class Plan:
-    __slots__ = ("input", "nested", "output")
-
-    def __init__(
-        self,
-        input: list[Guardrail],
-        output: list[Guardrail],
-        nested: NestedGuards | None = None,
-    ) -> None:
-        self.input = input
-        self.output = output
-        self.nested = nested or {}  # guardrails of nested targets, by leaf option index
-
-
 class GuardrailsMiddleware:
     Options = GuardrailsOptions
     endpoints = CONVERSATIONS  # checks read a conversation's text
 
     def __init__(self, options: GuardrailsOptions | None = None) -> None:
         o = options or GuardrailsOptions()
-        for name in ("webhook_timeout_ms", "max_text_chars", "regex_timeout_ms"):
+        names = ("webhook_timeout_ms", "max_text_chars", "regex_timeout_ms", "schema_budget_ms")
+        for name in names:
             if getattr(o, name) <= 0:
                 raise ValueError(f"{name}: must be positive")
         self.options = o
@@ -91,6 +68,7 @@ class GuardrailsMiddleware:
             Limits(
                 max_text_chars=o.max_text_chars,
                 regex_timeout_ms=o.regex_timeout_ms,
+                schema_budget_ms=o.schema_budget_ms,
                 webhook_timeout_ms=o.webhook_timeout_ms,
                 webhook_fail_closed=o.webhook_fail_closed,
             )
@@ -98,7 +76,8 @@ class GuardrailsMiddleware:
         self.registry = Registry(self.env, o.checks)
         self.guardrails: dict[str, Guardrail] = {}
         for gid, raw in o.guardrails.items():  # a ValueError here names the field
-            self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
+            g = self.guardrails[gid] = self.registry.build(raw, f"guardrails.{gid}", True, gid)
+            g.label = gid
         self.gateway: Gateway | None = None
         self.log = structlog.get_logger("gateway.guardrails")
         self._plans: dict[int, tuple[ConfigNode, Plan | None]] = {}
@@ -125,6 +104,7 @@ class GuardrailsMiddleware:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.env.session = None
+        self.env.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -208,9 +188,11 @@ class GuardrailsMiddleware:
         if raw.startswith("["):
             try:
                 entries = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # msgspec stops near 500 levels
                 raise InvalidRequest(
-                    f"{header}: not valid JSON", param=header, code="invalid_guardrail"
+                    f"{header}: not valid JSON, or nested too deeply",
+                    param=header,
+                    code="invalid_guardrail",
                 ) from None
         else:
             entries = [x.strip() for x in raw.split(",") if x.strip()]
@@ -317,7 +299,7 @@ class GuardrailsMiddleware:
             return []
         doc = RequestDocument(self._messages(ctx))
         results = await run_all(sync, self._cx("beforeRequestHook", ctx, doc))
-        self._report(ctx, "input", results)
+        self._report(ctx, "input", sync, results)
         if any(r["deny"] for r in results):
             raise GuardrailDenied(results, [])
         if doc.changed:
@@ -355,7 +337,7 @@ class GuardrailsMiddleware:
             return None, []
         doc = ResponseDocument(body)
         after = await run_all(sync, self._cx("afterRequestHook", ctx, doc))
-        self._report(ctx, "output", after)
+        self._report(ctx, "output", sync, after)
         if any(r["deny"] for r in after):
             raise GuardrailDenied(before, (earlier or []) + after)
         if doc.changed:
@@ -391,9 +373,17 @@ class GuardrailsMiddleware:
         except Exception:
             self.log.exception("async guardrails failed", request_id=cx.ctx.request_id)
             return
-        self._report(cx.ctx, phase, results)
+        self._report(cx.ctx, phase, guardrails, results)
 
-    def _report(self, ctx: RequestContext, phase: str, results: list[Any]) -> None:
+    def _report(
+        self, ctx: RequestContext, phase: str, guardrails: list[Guardrail], results: list[Any]
+    ) -> None:
+        """Log the results; record the verdicts of synchronous guardrails on the context
+        (async ones may end after the request's metrics and log line: logged here only)."""
+        for g, r in zip(guardrails, results, strict=True):
+            if not g.is_async:
+                verdict = "deny" if r["deny"] else "pass" if r["verdict"] else "fail"
+                ctx.guardrail_verdicts.append((g.label, verdict))
         ctx.hook_results.append((phase, results))  # for the console's detail view
         self.log.info(
             "guardrails",

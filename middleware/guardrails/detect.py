@@ -17,6 +17,9 @@ from middleware.guardrails.checks.base import StreamRewriter
 # stream redaction holds back this many characters: a value shorter than this cannot be cut
 # in two by a chunk boundary and leak half-redacted
 HOLD = 128
+# an opened private key block is held until its END line, but no longer than the secrets
+# pattern can match (20,000 characters of body plus its two lines)
+KEY_HOLD = 20_200
 _BEGIN_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 _END_KEY = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----")
 
@@ -94,6 +97,9 @@ class DetectorRewriter(StreamRewriter):
         return self.detector.redact(text)[0]
 
     def hold_from(self, text: str) -> int:
+        begin = open_key_block(text)
+        if begin == 0:  # still inside a held key block: nothing to release, no scan needed
+            return 0
         cut = max(0, len(text) - HOLD)
         # never cut through a word: a longer run of digits may be a different match
         space = max(text.rfind(" ", 0, cut), text.rfind("\n", 0, cut))
@@ -102,12 +108,17 @@ class DetectorRewriter(StreamRewriter):
         for m in self.detector.find(text):
             if m.start < cut < m.end:
                 cut = m.start
-        # an opened private-key block is held until its END line (or the end of the stream)
-        begin = None
-        for b in _BEGIN_KEY.finditer(text):
-            if not _END_KEY.search(text, b.end()):
-                begin = b.start()
-                break
-        if begin is not None:
-            cut = min(cut, begin)
-        return cut
+        return cut if begin is None else min(cut, begin)
+
+
+def open_key_block(text: str) -> int | None:
+    """Where the first private key block without an END line starts, when it began less
+    than KEY_HOLD characters ago. Linear: each line is found once (searching for an END
+    after every BEGIN was quadratic on a text of BEGIN lines)."""
+    last_end = -1
+    for m in _END_KEY.finditer(text):
+        last_end = m.start()
+    for b in _BEGIN_KEY.finditer(text, max(0, last_end)):
+        if b.start() > last_end and len(text) - b.start() <= KEY_HOLD:
+            return b.start()
+    return None

@@ -32,6 +32,22 @@ Lists = tuple[list[Guardrail], list[Guardrail]]
 NestedGuards = dict[str, Lists]
 
 
+class Plan:
+    """What applies to one request: the root's guardrails, and the nested targets'."""
+
+    __slots__ = ("input", "nested", "output")
+
+    def __init__(
+        self,
+        input: list[Guardrail],
+        output: list[Guardrail],
+        nested: NestedGuards | None = None,
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.nested = nested or {}  # guardrails of nested targets, by leaf option index
+
+
 def walk_nested(root: ConfigNode, lists_of: Callable[[ConfigNode, str], Lists]) -> NestedGuards:
     """Every leaf whose path (root excluded) carries guardrails, with them in path order.
 

@@ -88,7 +88,7 @@ class CompiledCheck:
 class Guardrail:
     """A guardrail ready to run: checks built, policy flags read."""
 
-    __slots__ = ("checks", "deny", "id", "is_async", "mutator", "on_fail", "on_success")
+    __slots__ = ("checks", "deny", "id", "is_async", "label", "mutator", "on_fail", "on_success")
 
     def __init__(
         self,
@@ -106,6 +106,9 @@ class Guardrail:
         self.on_fail = on_fail
         self.on_success = on_success
         self.mutator = any(c.impl.mutator for c in checks)
+        # metrics label: the id of a guardrail defined in settings; any other definition
+        # (a config's or a client's, whose ids are free text) counts as "inline"
+        self.label = "inline"
 
 
 def _field_of(exc: msgspec.ValidationError) -> str:

@@ -26,6 +26,7 @@ from msgspec import UNSET
 
 from middleware.guardrails.checks.base import CheckContext, StreamRewriter
 from middleware.guardrails.denied import HOOKS_SOFT_FAIL_STATUS, GuardrailDenied, hook_results
+from middleware.guardrails.detect import HOLD
 from middleware.guardrails.documents import ResponseDocument
 from middleware.guardrails.registry import Guardrail
 from middleware.guardrails.runner import run_all
@@ -45,6 +46,10 @@ class ChunkRedactor:
         self.rewriters = rewriters
         self.prefix = "".join(r.prefix for r in rewriters)
         self.pending: dict[int, str] = {}
+        # length of a choice's pending text when the rewriters last held all of it: until
+        # HOLD more characters arrive, holding it all again is safe and costs no scan (a
+        # long match growing one token at a time would otherwise rescan it per chunk)
+        self.held_all: dict[int, int] = {}
         self.started: set[int] = set()
         self.template: ChatCompletionChunk | None = None
 
@@ -55,7 +60,17 @@ class ChunkRedactor:
 
     def _release(self, idx: int, text: str, final: bool) -> str:
         pend = self.pending.pop(idx, "") + text
-        cut = len(pend) if final else min(r.hold_from(pend) for r in self.rewriters)
+        if final:
+            cut = len(pend)
+            self.held_all.pop(idx, None)
+        elif len(pend) - self.held_all.get(idx, -HOLD) < HOLD:
+            cut = 0  # held it all HOLD characters ago: still safe to hold, no rescan
+        else:
+            cut = min(r.hold_from(pend) for r in self.rewriters)
+            if cut == 0:
+                self.held_all[idx] = len(pend)
+            else:
+                self.held_all.pop(idx, None)
         if cut < len(pend):
             self.pending[idx] = pend[cut:]
         out = self._rewrite(pend[:cut]) if cut else ""
@@ -115,7 +130,7 @@ class StreamGuard:
         sync: list[Guardrail],
         detached: list[Guardrail],
         before: Results,
-        report: Callable[[RequestContext, str, Results], None],
+        report: Callable[[RequestContext, str, list[Guardrail], Results], None],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         max_chars: int,
     ) -> None:
@@ -142,7 +157,7 @@ class StreamGuard:
         doc = ResponseDocument(msgspec.to_builtins(asm.result()))
         doc.truncated = truncated
         results = await run_all(guardrails, self.cx_factory(doc))
-        self.report(self.ctx, "output", results)
+        self.report(self.ctx, "output", guardrails, results)
         return doc, results
 
     def _detach(self, asm: StreamAssembler) -> None:

@@ -32,7 +32,9 @@ GENAI_TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5
 
 BREAKER_STATES = {"closed": 0.0, "probe": 1.0, "half_open": 1.0, "open": 2.0}
 MAX_MODELS = 500  # distinct (provider, model) label pairs; clients choose model names
+MAX_BREAKER_TARGETS = 256  # settings configs' targets: few, but keep the bound explicit
 OTHER = "other"
+INLINE = "inline"
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -61,6 +63,7 @@ class Metrics:
         if self.multiproc is None:
             ProcessCollector(registry=r)
         self._pairs: set[tuple[str, str]] = set()
+        self._breakers: set[str] = set()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._bundles: dict[tuple[str, str, str, str, str, str | None], Bundle] = {}
         pm = ("provider", "model")
@@ -125,7 +128,8 @@ class Metrics:
         )
         self.breaker = Gauge(
             "gateway_breaker_state",
-            "Circuit breaker per target: 0 closed, 1 half-open, 2 open",
+            "Circuit breaker per target (config id:option index, or inline): 0 closed, "
+            "1 half-open, 2 open",
             ["target"],
             registry=r,
             multiprocess_mode="livemax",
@@ -201,10 +205,19 @@ class Metrics:
             return pair
         return pair[0], OTHER
 
-    def set_breaker(self, target: str, state: str) -> None:
+    def set_breaker(self, config: str | None, index: str, state: str) -> None:
+        """``target`` label: ``<config id>:<option index>`` for a settings config, and one
+        ``inline`` series for every client's inline config (a client could otherwise mint
+        a label per request). Past MAX_BREAKER_TARGETS labels, new ones read "other"."""
         value = BREAKER_STATES.get(state)
-        if value is not None:
-            self.breaker.labels(target).set(value)
+        if value is None:
+            return
+        target = INLINE if config is None else f"{config}:{index}"
+        if target not in self._breakers:
+            if len(self._breakers) >= MAX_BREAKER_TARGETS:
+                target = OTHER
+            self._breakers.add(target)
+        self.child(self.breaker, target).set(value)
 
     def render(self) -> bytes:
         if self.multiproc is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -162,27 +162,22 @@ class Observability:
             m.child(m.cost, provider, model).inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
-        state = ctx.state
-        if state:
-            for name, verdict in verdicts(state.get("guardrail_verdicts")):
-                m.child(m.verdicts, name, verdict).inc()
-            breakers = state.get("breaker")
-            if isinstance(breakers, Mapping):
-                for target, value in breakers.items():
-                    m.set_breaker(str(target), str(value))
+        for name, verdict in ctx.guardrail_verdicts:  # labels bounded by the middleware
+            m.child(m.verdicts, name, verdict).inc()
 
     @staticmethod
     def _routing(m: Metrics, ctx: RequestContext, provider: str) -> None:
         """Retries and fallbacks from the router's trail (``config.targets[1]`` per attempt,
         ``config.targets[0]:circuit-open`` for a target its breaker skipped)."""
         tried: set[str] = set()
+        config = breaker_config(ctx)
         for entry in ctx.targets_tried:
             index, _, note = entry.partition(":")
             if note == "circuit-open":
-                m.set_breaker(index, "open")
+                m.set_breaker(config, index, "open")
             elif not note:
                 tried.add(index)
-                m.set_breaker(index, "closed")  # it was let through
+                m.set_breaker(config, index, "closed")  # it was let through
         if len(tried) > 1:
             m.fallbacks.labels(provider).inc(len(tried) - 1)
         if ctx.attempts > len(tried) > 0:
@@ -235,42 +230,16 @@ class Observability:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+def breaker_config(ctx: RequestContext) -> str | None:
+    """Which config a breaker belongs to, for its gauge: a settings config by id, None for
+    a client's inline config (whose trees, and so option indexes, are the client's)."""
+    if ctx.config_inline:
+        return None
+    raw = ctx.headers.get("x-portkey-config")  # not inline: a settings config's id
+    return raw.strip() if raw else "default_config"
+
+
 def cache_hit(ctx: RequestContext) -> bool:
     """``HIT`` or ``SEMANTIC HIT`` (the cache middleware's x-portkey-cache-status)."""
     status = ctx.cache_status
     return status is not None and status.endswith("HIT")
-
-
-def verdicts(raw: Any) -> list[tuple[str, str]]:
-    """Guardrail verdicts as the guardrails middleware records them in ``ctx.state``.
-
-    Accepts ``[{"name"|"id"|"check": ..., "verdict"|"result"|"action": ...}, ...]``,
-    ``[(name, verdict), ...]`` or ``{name: verdict}``; a bool verdict reads pass / fail.
-    """
-    out: list[tuple[str, str]] = []
-    if isinstance(raw, Mapping):
-        return [(str(k), _verdict(v)) for k, v in raw.items()]
-    if not isinstance(raw, (list, tuple)):
-        return out
-    for item in raw:
-        if isinstance(item, Mapping):
-            name = _first(item, ("name", "id", "check"))
-            verdict = _first(item, ("verdict", "result", "action"))
-            if name is not None and verdict is not None:
-                out.append((str(name), _verdict(verdict)))
-        elif isinstance(item, (list, tuple)) and len(item) == 2:
-            out.append((str(item[0]), _verdict(item[1])))
-    return out
-
-
-def _first(item: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    for k in keys:
-        if item.get(k) is not None:
-            return item[k]
-    return None
-
-
-def _verdict(v: Any) -> str:
-    if isinstance(v, bool):  # the guardrails runner's verdict: True passed
-        return "pass" if v else "fail"
-    return str(v)

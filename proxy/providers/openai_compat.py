@@ -84,7 +84,7 @@ def checked_answer(raw: bytes, provider: str) -> Completion:
     """A relayed chat answer, validated once; 502 when it is not one."""
     try:
         shape = _answer_decoder.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise UpstreamInvalid(
             f"{provider} answered with a body that is not a chat completion ({exc})",
             provider=provider,
@@ -114,7 +114,7 @@ class PassthroughStream:
             return []
         try:
             shape = _event_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(
                 f"{self._provider} sent a stream event that is not a chunk ({exc})",
                 provider=self._provider,
@@ -209,7 +209,7 @@ class OpenAICompatAdapter:
         """OpenAI's list as the provider sent it, once checked to be one."""
         try:
             _models_decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(
                 f"{self.name} answered with a body that is not a model list ({exc})",
                 provider=self.name,

@@ -19,6 +19,7 @@ from proxy.routing.conditions import check_query
 from proxy.target import TargetFields
 
 StrategyMode = Literal["single", "fallback", "loadbalance", "conditional"]
+MAX_DEPTH = 32  # levels of nested targets (a header holds ~580; msgspec stops near 500)
 
 
 class Condition(msgspec.Struct, forbid_unknown_fields=True):
@@ -151,13 +152,18 @@ def parse_config(data: bytes | str | dict[str, Any]) -> ConfigNode:
         raise config_error(_where(exc)) from None
     except msgspec.DecodeError as exc:
         raise config_error(f"not valid JSON ({exc})") from None
+    except RecursionError:  # msgspec gives up near 500 levels of anything
+        raise config_error("JSON nested too deeply") from None
     validate(node, "")
     return node
 
 
-def validate(node: ConfigNode, path: str) -> None:
+def validate(node: ConfigNode, path: str, depth: int = 0) -> None:
     def at(field: str) -> str:
         return f"{path}.{field}" if path else field
+
+    if depth > MAX_DEPTH:  # every layer below (router, guardrails) walks the tree recursively
+        raise config_error(f"{path}: targets nested deeper than {MAX_DEPTH} levels")
 
     mode = node.strategy.mode if node.strategy else "single"
     if node.targets:
@@ -165,7 +171,7 @@ def validate(node: ConfigNode, path: str) -> None:
             raise config_error(f"{at('provider')}: a node has either a provider or targets")
         seen: set[str] = set()
         for i, child in enumerate(node.targets):
-            validate(child, at(f"targets[{i}]"))
+            validate(child, at(f"targets[{i}]"), depth + 1)
             if child.weight is not None and child.weight < 0:
                 raise config_error(f"{at(f'targets[{i}].weight')}: must not be negative")
             if child.name is not None:

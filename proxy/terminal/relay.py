@@ -149,7 +149,7 @@ class Relay:
             check_json_type(resp.headers, adapter.name, resp.status)
             try:
                 completion = adapter.parse_response(resp.status, resp.headers, raw, ctx.model)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                 raise unreadable(adapter.name, exc) from None
             if ctx.stream:  # the provider answered a stream request with one JSON body
                 replay = completion_to_chunks(completion.parsed, _include_usage(ctx))
@@ -202,7 +202,7 @@ class Relay:
                         batch.extend(feed(event))
                 except GatewayError as exc:  # deliver what came before the error event
                     failure = exc
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
                     failure = unreadable(provider, exc)
                 for chunk in batch[:-1]:
                     chunk.flush = False  # more in hand: the client gets them in one write

@@ -12,6 +12,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from middleware.cache.key import exact_key, semantic_key
 from middleware.cache.memory import ENTRY_OVERHEAD, MemoryStore
 from middleware.cache.semantic import MemoryIndex, normalise
+from middleware.cache.vector_memory import vector_bytes
 from proxy.context import RequestContext
 from proxy.frontdoors.chat import decode_chat
 from proxy.routing.config import parse_config
@@ -109,3 +110,27 @@ async def test_memory_index_nearest_and_bound() -> None:
     found = await index.nearest("b", vec["x"])  # type: ignore[arg-type]
     assert found is not None and found[0] == "ky"
     assert normalise([0.0, 0.0]) is None
+
+
+async def test_memory_index_expiry_replacement_and_byte_bound(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("middleware.cache.vector_memory.time.monotonic", lambda: clock[0])
+    rng = np.random.default_rng(7)
+    vecs = [normalise(list(rng.standard_normal(64))) for _ in range(50)]
+    index = MemoryIndex(max_vectors=1000, per_bucket=1000)
+    for i, v in enumerate(vecs):
+        await index.add("b", f"k{i}", v, 10 if i % 2 else 100)  # type: ignore[arg-type]
+    found = await index.nearest("b", vecs[7])  # type: ignore[arg-type]
+    assert found is not None and found[0] == "k7" and found[1] > 0.98
+    clock[0] += 50  # the odd entries expire: a lookup never returns them
+    found = await index.nearest("b", vecs[7])  # type: ignore[arg-type]
+    assert found is not None and found[0] != "k7" and int(found[0][1:]) % 2 == 0
+    await index.add("b", "k8", vecs[9], 100)  # type: ignore[arg-type]  # same key, new vector
+    found = await index.nearest("b", vecs[9])  # type: ignore[arg-type]
+    assert found is not None and found[0] == "k8"
+    assert index.bytes > 0
+    small = MemoryIndex(max_vectors=1000, per_bucket=1000, max_bytes=20 * vector_bytes(64))
+    for i, v in enumerate(vecs):
+        await small.add("b", f"k{i}", v, 100)  # type: ignore[arg-type]
+    assert small.bytes <= small.max_bytes and small.count == 20
+    assert await small.nearest("b", vecs[49]) is not None  # the newest are kept

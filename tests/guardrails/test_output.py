@@ -80,7 +80,7 @@ def test_json_schema_on_output(env: Env) -> None:
     with pytest.raises(openai.APIStatusError) as ei:
         env.chat('{"name": "Zoë", "age": -1}', cfg)
     check = ei.value.response.json()["hook_results"]["after_request_hooks"][0]["checks"][0]
-    assert check["data"]["errors"] == ["$.age: below the minimum 0"]
+    assert check["data"]["errors"] == ["$.age: -1 is less than the minimum of 0"]
     keys = {
         "output_guardrails": [guard("default.jsonKeys", {"keys": ["a", "b"], "operator": "all"})]
     }

@@ -65,3 +65,32 @@ def test_bad_deny_entry_fails_at_start_up(make_gateway) -> None:
 
     with pytest.raises(SettingsError, match=r"custom_hosts\.deny"):
         make_gateway({"custom_hosts": {"deny": ["not-a-network"]}})
+
+
+def _webhook_config(url: str) -> str:
+    import json
+
+    guard = {"checks": [{"id": "default.webhook", "parameters": {"webhookURL": url}}]}
+    return json.dumps({"input_guardrails": [guard]})
+
+
+@pytest.mark.parametrize("allow", [[], ["api.internal.example"]])
+def test_a_client_webhook_obeys_the_egress_policy(make_gateway, mock_openai, sink, allow):
+    """A client's guardrail webhook is a URL the gateway calls for it: same policy as hosts."""
+    _, upstream = mock_openai
+    attacker, server = sink
+    gw = make_gateway({"custom_hosts": {"allow": allow}})
+    targets = ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/hook"]
+    if allow:
+        targets.append(server.url + "/hook")  # not listed: refused before any call
+    for url in targets:
+        headers = {
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": upstream.url + "/v1",
+            "authorization": f"Bearer {KEY}",
+            "x-portkey-config": _webhook_config(url),
+        }
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+        r = httpx.post(gw.url + "/v1/chat/completions", headers=headers, json=body, timeout=10)
+        assert r.status_code == 403, (url, r.text)
+    assert attacker.hits == []

@@ -178,3 +178,29 @@ def test_embeddings_answers_are_checked_too(make_gateway, hostile, case) -> None
     )
     assert r.status_code == 502, r.text[:200]
     assert r.json()["error"]["code"] in ("upstream_invalid_response", "upstream_too_large")
+
+
+def test_json_nested_past_the_limit_is_a_400_from_a_client(make_gateway, mock_openai) -> None:
+    _, upstream = mock_openai
+    gw = make_gateway()
+    deep = "[" * 3000 + "]" * 3000
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": upstream.url + "/v1",
+        "authorization": f"Bearer {KEY}",
+        "content-type": "application/json",
+    }
+    body = '{"model": "m", "messages": [{"role": "user", "content": ' + deep + "}]}"
+    cases = [
+        (body, {}),
+        ('{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+         {"x-portkey-metadata": deep}),
+        ('{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+         {"x-portkey-config": '{"override_params": {"x": ' + deep + "}}"}),
+    ]  # fmt: skip
+    for raw, extra in cases:
+        r = httpx.post(
+            gw.url + "/v1/chat/completions", content=raw, headers={**headers, **extra}, timeout=10
+        )
+        assert r.status_code == 400, r.text[:200]
+        assert r.json()["error"]["type"] == "invalid_request_error"

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import msgspec
 
+from middleware.guardrails.caches import JwksEntry, Lru, TtlLru
 from middleware.guardrails.documents import Document, RequestDocument, ResponseDocument
+from middleware.guardrails.saferegex import PatternCache
+from middleware.guardrails.schemas import SchemaCache
+from middleware.guardrails.workers import WorkerPool
 
 if TYPE_CHECKING:
     import aiohttp
@@ -21,6 +25,9 @@ if TYPE_CHECKING:
     from proxy.context import RequestContext
 
 Event = Literal["beforeRequestHook", "afterRequestHook"]
+MAX_JWKS_URLS = 256
+MAX_DNS_ANSWERS = 1024
+MAX_DNS_LOOKUPS = 8  # getaddrinfo runs on a shared thread pool: never let a text fill it
 
 
 class Outcome(msgspec.Struct, omit_defaults=True):
@@ -37,6 +44,7 @@ class NoParams(msgspec.Struct, forbid_unknown_fields=True):
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
     max_text_chars: int = 1_000_000
     regex_timeout_ms: int = 100
+    schema_budget_ms: int = 50
     webhook_timeout_ms: int = 3000
     webhook_fail_closed: bool = False
 
@@ -47,8 +55,19 @@ class CheckEnv:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._session: aiohttp.ClientSession | None = None
-        self.jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
-        self.jwks_locks: dict[str, asyncio.Lock] = {}
+        # keyed by what clients name (inline guardrails): bounded, see caches.py
+        self.jwks: Lru[str, JwksEntry] = Lru(MAX_JWKS_URLS)
+        self.dns: TtlLru[str, bool] = TtlLru(MAX_DNS_ANSWERS)  # host -> resolves
+        self.dns_slots = asyncio.Semaphore(MAX_DNS_LOOKUPS)  # lookups in flight, process-wide
+        self.dns_tasks: set[asyncio.Task[bool]] = set()  # lookups, awaited or not
+        self.workers = WorkerPool()  # long regex searches
+        self.patterns = PatternCache()  # compiled regexMatch rules, shared by every check
+        self.schemas = SchemaCache()  # compiled JSON Schemas, shared by every check
+
+    def close(self) -> None:
+        self.workers.close()
+        for task in self.dns_tasks:
+            task.cancel()
 
     @property
     def session(self) -> aiohttp.ClientSession:

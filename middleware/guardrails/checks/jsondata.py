@@ -8,7 +8,6 @@ from typing import Any, Literal
 import msgspec
 
 from middleware.guardrails.checks.base import Check, CheckContext, Outcome
-from middleware.guardrails.jsonschema_lite import Schema
 
 _FENCED = re.compile(r"```(?:json)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _NOT_FOUND = object()
@@ -26,7 +25,7 @@ def extract_json(text: str) -> Any:
             continue
         try:
             return msgspec.json.decode(c)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec stops at ~1,000 levels
             continue
     return _NOT_FOUND
 
@@ -36,14 +35,16 @@ class SchemaParams(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class JsonSchema(Check):
-    """Passes when the text holds JSON that the schema accepts."""
+    """Passes when the text holds JSON that the schema accepts (see ``schemas.py``)."""
 
     Params = SchemaParams
 
     def __init__(self, params: SchemaParams, env: Any) -> None:
         super().__init__(params, env)
         try:
-            self.schema = Schema(params.schema)
+            # the key, not the validator: the shared cache bounds what stays compiled
+            self.key = env.schemas.key(params.schema)
+            env.schemas.compile(params.schema, self.key)
         except ValueError as exc:
             raise ValueError(f"schema: {exc}") from None
 
@@ -51,7 +52,14 @@ class JsonSchema(Check):
         value = extract_json(cx.text)
         if value is _NOT_FOUND:
             return Outcome(False, "no JSON found in the text")
-        errors = self.schema.errors(value)
+        # inline, never in a thread: jsonschema-rs holds the GIL (see schemas.py)
+        schema = self.env.schemas.compile(self.params.schema, self.key)
+        budget = self.env.limits.schema_budget_ms * 1_000_000
+        cost = schema.cost_ns(len(cx.text))
+        if cost > budget:
+            why = f"the JSON is too large for this schema (worst case ~{cost // 1_000_000} ms)"
+            return Outcome(False, f"not checked: {why}", error=why)
+        errors = schema.errors(value, budget - cost)
         if errors:
             return Outcome(False, "the JSON does not match the schema", {"errors": errors})
         return Outcome(True, "the JSON matches the schema")

@@ -7,15 +7,15 @@ token whose ``kid`` is not in the cached set triggers one refetch (keys rotate),
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from typing import Any
 
 import msgspec
 
+from middleware.guardrails.caches import JwksEntry
 from middleware.guardrails.checks.base import Check, CheckContext, Outcome
-from middleware.guardrails.checks.webhook import CallFailed, _check_url
+from middleware.guardrails.checks.webhook import CallFailed, _check_url, read_capped
 
 _PYJWT: Any = None
 
@@ -31,6 +31,8 @@ def _jwt() -> Any:
 
 
 REFETCH_INTERVAL = 30.0
+MAX_JWKS_BYTES = 128 * 1024  # real sets are a few KB; 256 cached URLs stay under 32 MB
+MAX_KEYS = 100
 _AGE = re.compile(r"^(\d+)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -123,20 +125,19 @@ class Jwt(Check):
 
     async def _jwks(self, force: bool) -> dict[str, Any]:
         env, url = self.env, self.params.jwksUri
-        lock = env.jwks_locks.setdefault(url, asyncio.Lock())
-        async with lock:
+        # one entry (lock and keys) per URL, in a bounded LRU: clients choose the URLs
+        entry = env.jwks.setdefault(url, JwksEntry)
+        async with entry.lock:
             now = time.monotonic()
-            cached = env.jwks_cache.get(url)
-            if cached is not None:
-                fetched_at, jwks = cached
-                fresh = now - fetched_at < self.params.cacheMaxAge
-                if fresh and (not force or now - fetched_at < REFETCH_INTERVAL):
-                    return jwks
+            if entry.jwks is not None:
+                age = now - entry.fetched_at
+                if age < self.params.cacheMaxAge and (not force or age < REFETCH_INTERVAL):
+                    return entry.jwks
             jwks = await _get_json(env, url)
             if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
                 raise CallFailed("answered without a keys list")
-            env.jwks_cache[url] = (now, jwks)
-            return jwks
+            entry.jwks, entry.fetched_at = {"keys": jwks["keys"][:MAX_KEYS]}, now
+            return entry.jwks
 
 
 async def _get_json(env: Any, url: str) -> Any:
@@ -149,7 +150,7 @@ async def _get_json(env: Any, url: str) -> Any:
         ) as resp:
             if resp.status != 200:
                 raise CallFailed(f"answered with status {resp.status}")
-            return msgspec.json.decode(await resp.content.read(1024 * 1024))
+            return msgspec.json.decode(await read_capped(resp, MAX_JWKS_BYTES))
     except TimeoutError:
         raise CallFailed("timed out") from None
     except aiohttp.ClientError as exc:

@@ -18,11 +18,13 @@ Category = Literal[
 ]  # fmt: skip
 
 PATTERNS: dict[str, Pattern] = {
+    # the block up to its END line, or its base64 body when there is none; the lazy scan
+    # stops at the next BEGIN, or 1 MB of BEGIN lines cost 20,000 steps each (9 s)
     "private_key": Pattern(
         "private_key",
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:.{0,20000}?-----END [A-Z0-9 ]{0,40}"
-            r"PRIVATE KEY-----|[A-Za-z0-9+/=\s]{0,20000})",
+            r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:(?:(?!-----BEGIN ).){0,20000}?"
+            r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=\s]{0,20000})",
             re.DOTALL,
         ),
     ),

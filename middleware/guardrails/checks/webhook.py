@@ -25,6 +25,19 @@ class CallFailed(Exception):
     """The call did not produce a usable answer; the message is safe to show and log."""
 
 
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or CallFailed past ``limit`` bytes. (``content.read(n)`` returns what
+    has arrived so far, at most n bytes: a body in several pieces came back cut short.)"""
+    parts: list[bytes] = []
+    size = 0
+    async for data in resp.content.iter_any():
+        size += len(data)
+        if size > limit:
+            raise CallFailed(f"answered with more than {limit} bytes")
+        parts.append(data)
+    return b"".join(parts)
+
+
 def _check_url(url: str, field: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -54,15 +67,13 @@ async def post_json(
             timeout=aiohttp.ClientTimeout(total=seconds),
             allow_redirects=False,
         ) as resp:
-            raw = await resp.content.read(MAX_REPLY_BYTES + 1)
             if resp.status >= 300:
                 raise CallFailed(f"answered with status {resp.status}")
+            raw = await read_capped(resp, MAX_REPLY_BYTES)
     except TimeoutError:
         raise CallFailed(f"timed out after {int(seconds * 1000)} ms") from None
     except aiohttp.ClientError as exc:
         raise CallFailed(f"could not be reached ({type(exc).__name__})") from None
-    if len(raw) > MAX_REPLY_BYTES:
-        raise CallFailed("answered with more than 1 MiB")
     if not raw.strip():
         return None
     try:
