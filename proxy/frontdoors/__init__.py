@@ -31,9 +31,13 @@ ENDPOINTS = frozenset(
         "embeddings",
         "models",
         "catalog",  # /v1/models with no provider named: the settings' list, no upstream
+        "responses_stored",  # GET/DELETE of a response the gateway stored: no upstream
+        "responses_upstream",  # GET/DELETE of a response OpenAI or Azure stored
         "passthrough",
     }
 )
+# endpoints the gateway answers itself: no target, so no router
+TARGETLESS = frozenset({"catalog", "responses_stored"})
 # endpoints whose request is a conversation (guardrails, cache and routing conditions read
 # its messages in chat form)
 CONVERSATIONS = frozenset({"chat", "messages", "responses", "completions"})
@@ -73,6 +77,9 @@ class FrontDoor(Protocol):
     def error(self, exc: GatewayError, headers: dict[str, str]) -> web.Response:
         """An error in this format's shape."""
         ...
+
+    async def shutdown(self) -> None:
+        """Called once when the server stops (close what ``setup`` opened)."""
 
 
 def front_doors() -> list[FrontDoor]:
