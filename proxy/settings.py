@@ -16,6 +16,7 @@ import msgspec
 
 from proxy.errors import validation_where
 from proxy.keys import KeyEntry
+from proxy.frontdoors.responses.settings import ResponsesSettings
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
 from proxy.target import TargetFields
@@ -129,6 +130,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     observability: ObservabilitySettings = msgspec.field(default_factory=ObservabilitySettings)
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
+    # the store of translated Responses API answers: proxy/frontdoors/responses/settings.py
+    responses: ResponsesSettings = msgspec.field(default_factory=ResponsesSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -147,6 +150,8 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_REDIS_URL": ("redis", "url", str),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
+    "GATEWAY_RESPONSES_STORE": ("responses", "store", str.lower),
+    "GATEWAY_RESPONSES_REDIS_URL": ("responses", "redis_url", str),
     "GATEWAY_CUSTOM_HOSTS_ALLOW": (
         "custom_hosts",
         "allow",
@@ -243,6 +248,10 @@ def _check(s: Settings) -> None:
             raise SettingsError(f"providers.{slug}: a slug cannot be empty or contain '/'")
     if isinstance(s.default_config, str) and s.default_config not in s.configs:
         raise SettingsError(f"default_config: no config with id {s.default_config!r}")
+    try:
+        s.responses.check()
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:

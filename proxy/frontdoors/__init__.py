@@ -87,5 +87,6 @@ def front_doors() -> list[FrontDoor]:
     from proxy.frontdoors.chat import ChatDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
     from proxy.frontdoors.models import ModelsDoor
+    from proxy.frontdoors.responses.door import ResponsesDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor()]
+    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), ResponsesDoor()]
