@@ -41,7 +41,7 @@ def test_cache_hit_answers_without_the_upstream(via, provider: str) -> None:
     again, status = create(client, model="m-1", input="cache me")
     assert status == "HIT" and len(mock.requests) == calls
     assert again.output_text == first.output_text
-    other, status = create(client, model="m-1", input="cache me", previous_response_id=first.id)
+    _, status = create(client, model="m-1", input="cache me", previous_response_id=first.id)
     assert status == "MISS"  # another conversation: never the same entry
 
 

@@ -25,7 +25,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from proxy.body import RequestBody, RequestHead, Untranslatable
+from proxy.body import RequestBody, RequestHead
 from proxy.edge import JSON, write_sse
 from proxy.errors import GatewayError, InvalidRequest
 from proxy.frontdoors.base import BaseDoor
@@ -189,7 +189,6 @@ class ResponsesDoor(BaseDoor):
             if isinstance(rewritten, list) and history:
                 n = conv.instructions
                 chat["messages"] = [*rewritten[:n], *history, *rewritten[n:]]
-        chat["model"] = body.head.model
         body.turn = chat["messages"][conv.instructions :]
         head = RequestHead(
             model=body.head.model,
@@ -215,7 +214,7 @@ class ResponsesDoor(BaseDoor):
         if body.turn is None:  # a cache hit: the attempt that builds it never ran
             try:
                 await self.translated(ctx, body)
-            except (GatewayError, Untranslatable):
+            except GatewayError:  # untranslatable, or the store is down
                 log.info("response not stored", response_id=rid, reason="not continuable")
                 return
         assert body.turn is not None
@@ -278,6 +277,7 @@ class _Stream:
         self.ctx = ctx
         self.body = body
         self.writer: EventWriter | None = None
+        self.ours = False  # the answer is the gateway's to store
         self.relayed = 0  # native events relayed
         self.ended = False  # a final event (completed, failed, error) went out
 
