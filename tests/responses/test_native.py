@@ -130,8 +130,9 @@ def test_retrieve_delete_and_input_items_are_proxied(via) -> None:
     got = client.responses.retrieve(r.id)
     assert got.id == r.id and got.output_text == r.output_text
     assert mock.last["path"] == f"/v1/responses/{r.id}"
-    items = client.responses.input_items.list(r.id)
+    items = client.responses.input_items.list(r.id, limit=2, order="asc")
     assert [i.type for i in items.data] == ["message"]
+    assert mock.last["query"] == {"limit": "2", "order": "asc"}  # the query goes along
     client.responses.delete(r.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(r.id)

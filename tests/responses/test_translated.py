@@ -303,3 +303,67 @@ def test_unknown_key_cannot_read_the_answer(via) -> None:
         other.responses.retrieve(r.id)
     assert client.responses.retrieve(r.id).id == r.id
     assert PROVIDER_KEY != "sk-someone-else-entirely"
+
+
+def test_a_gateway_id_continues_on_any_provider(via, mock_openai) -> None:
+    """A conversation the gateway stored moves on to OpenAI through its chat API (OpenAI
+    cannot know our id), history included, and stays in the gateway's store."""
+    claude, _, _ = via("anthropic")
+    first = claude.responses.create(model="claude-x", input="start on claude")
+    chat_mock, chat_server = mock_openai
+    oa, _, _ = via(
+        "anthropic",
+        **{"x-portkey-provider": "openai", "x-portkey-custom-host": chat_server.url + "/v1"},
+    )
+    second = oa.responses.create(
+        model="gpt-4o", input="go on at openai", previous_response_id=first.id
+    )
+    assert second.output_text == "echo: go on at openai" and second.id.startswith("resp_gw")
+    sent = chat_mock.requests[-1]
+    assert sent["path"] == "/v1/chat/completions"
+    assert [m["role"] for m in sent["json"]["messages"]] == ["user", "assistant", "user"]
+    assert claude.responses.retrieve(second.id).previous_response_id == first.id
+
+
+def test_an_id_no_provider_keeps_is_a_404_naming_why(via) -> None:
+    client, mock, _ = via("anthropic")
+    before = len(mock.requests)
+    with pytest.raises(openai.NotFoundError) as err:
+        client.responses.retrieve("resp_abc123")
+    assert "anthropic keeps no responses" in str(err.value)
+    assert len(mock.requests) == before
+
+
+def test_portkey_sdk_responses(via) -> None:
+    """Portkey's own SDK (its contract's reference client) reaches the same door."""
+    from portkey_ai import Portkey
+
+    client, _, gw = via("anthropic")
+    pk = Portkey(
+        base_url=gw.url + "/v1",
+        provider="anthropic",
+        Authorization=f"Bearer {PROVIDER_KEY}",
+        custom_host=str(client.default_headers["x-portkey-custom-host"]),
+        max_retries=0,
+    )
+    first = pk.responses.create(model="claude-x", input="via portkey")
+    assert first.output_text == "echo: via portkey"
+    second = pk.responses.create(model="claude-x", input="again", previous_response_id=first.id)
+    assert second.output_text == "echo: again"
+    assert pk.responses.retrieve(second.id).id == second.id
+
+
+def test_vertex_streams_and_continues(via) -> None:
+    vertex = {
+        "x-portkey-provider": "vertex-ai",
+        "x-portkey-vertex-project-id": "proj-mock",
+        "x-portkey-vertex-region": "europe-west4",
+    }
+    client, mock, _ = via("google", **vertex)
+    with client.responses.stream(model="gemini-2.5-flash", input="on vertex") as s:
+        list(s)
+        first = s.get_final_response()
+    assert first.output_text == "echo: on vertex"
+    client.responses.create(model="gemini-2.5-flash", input="more", previous_response_id=first.id)
+    assert "/projects/proj-mock/locations/europe-west4/" in mock.requests[-1]["path"]
+    assert user_texts("google", sent(mock)) == ["on vertex", "more"]
