@@ -15,8 +15,8 @@ from typing import Any, Literal
 import msgspec
 
 from proxy.errors import validation_where
+from proxy.frontdoors.responses.settings import ResponsesSettings, choose_store
 from proxy.keys import KeyEntry
-from proxy.frontdoors.responses.settings import ResponsesSettings
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
 from proxy.target import TargetFields
@@ -249,7 +249,7 @@ def _check(s: Settings) -> None:
     if isinstance(s.default_config, str) and s.default_config not in s.configs:
         raise SettingsError(f"default_config: no config with id {s.default_config!r}")
     try:
-        s.responses.check()
+        choose_store(s.responses, s.redis.url, s.redis.timeout, s.redis.prefix)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 

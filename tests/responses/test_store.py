@@ -15,6 +15,7 @@ import openai
 import pytest
 import redis
 
+from proxy.app import create_app
 from proxy.frontdoors.responses import store as store_mod
 from proxy.frontdoors.responses.settings import ResponsesSettings
 from proxy.frontdoors.responses.store import MemoryStore
@@ -74,17 +75,20 @@ def test_memory_store_expires_and_deletes(monkeypatch: pytest.MonkeyPatch) -> No
         ({"max_entry_bytes": 10, "max_bytes": 5}, "responses.max_entry_bytes"),
         ({"store": "disk"}, "responses.store"),
         ({"ttl": 5}, "responses"),
+        ({"store": "redis"}, "responses.store"),  # no URL here nor in the redis section
+        ({"store": "redis", "redis_url": "ftp://x"}, "responses.redis_url"),
     ],
 )
 def test_bad_settings_name_the_field(raw: dict[str, Any], field: str) -> None:
     with pytest.raises(SettingsError) as err:
-        parse_settings({"responses": raw}, {})
+        create_app(parse_settings({"responses": raw}, {}))
     assert field in str(err.value)
 
 
 def test_env_switches_the_store() -> None:
-    s = parse_settings({}, {"GATEWAY_RESPONSES_STORE": "redis"})
-    assert s.responses.store == "redis"
+    env = {"GATEWAY_RESPONSES_STORE": "redis", "GATEWAY_RESPONSES_REDIS_URL": "redis://r:6379/2"}
+    s = parse_settings({}, env)
+    assert (s.responses.store, s.responses.redis_url) == ("redis", "redis://r:6379/2")
 
 
 # ---------------------------------------------------------------- redis
@@ -105,6 +109,30 @@ def claude(gw: Any, upstream: Any, key: str = PROVIDER_KEY) -> openai.OpenAI:
     return openai.OpenAI(
         api_key=key, base_url=gw.url + "/v1", default_headers=headers, max_retries=0
     )
+
+
+@pytest.mark.redis
+def test_the_shared_redis_section_is_the_default(make_gateway, mock_claude, redis_url) -> None:
+    """With the top-level ``redis`` section set, stored responses span replicas with no
+    responses section at all (and an explicit ``store: memory`` keeps them local)."""
+    _, upstream = mock_claude
+    prefix = f"test:shared:{os.urandom(4).hex()}:"
+    shared = {"redis": {"url": f"{redis_url}/{DB}", "prefix": prefix}}
+    a = claude(make_gateway(shared), upstream)
+    b = claude(make_gateway(shared), upstream)
+    r = a.responses.create(model="claude-x", input="shared by default")
+    assert b.responses.retrieve(r.id).id == r.id
+    db = redis.Redis.from_url(f"{redis_url}/{DB}")
+    keys = list(db.scan_iter(prefix + "responses:*"))
+    assert len(keys) == 1
+    local = {**shared, "responses": {"store": "memory"}}
+    c = claude(make_gateway(local), upstream)
+    d = claude(make_gateway(local), upstream)
+    mine = c.responses.create(model="claude-x", input="kept here")
+    with pytest.raises(openai.NotFoundError):
+        d.responses.retrieve(mine.id)
+    for key in keys:
+        db.delete(key)
 
 
 @pytest.mark.redis

@@ -34,6 +34,7 @@ from proxy.frontdoors.responses.answer import output_items, response_object
 from proxy.frontdoors.responses.codec import to_chat
 from proxy.frontdoors.responses.events import EventWriter
 from proxy.frontdoors.responses.request import ResponsesBody, decode_responses
+from proxy.frontdoors.responses.settings import choose_store
 from proxy.frontdoors.responses.store import (
     Store,
     decode_entry,
@@ -110,12 +111,13 @@ class ResponsesDoor(BaseDoor):
 
     def setup(self, gw: Gateway) -> None:
         super().setup(gw)
-        o = gw.settings.responses
+        o, shared = gw.settings.responses, gw.settings.redis
         try:
-            self.store: Store = make_store(o)
+            choice = choose_store(o, shared.url, shared.timeout, shared.prefix)
+            self.store: Store = make_store(o, choice)
         except ValueError as exc:
-            raise SettingsError(f"responses: {exc}") from None
-        if o.store == "memory" and gw.settings.server.workers > 1:
+            raise SettingsError(str(exc)) from None
+        if choice.kind == "memory" and gw.settings.server.workers > 1:
             log.warning(
                 "responses.store is memory with several workers: a response made by one "
                 "worker cannot be continued on another; use store: redis"

@@ -28,7 +28,7 @@ import msgspec
 import structlog
 
 from proxy.errors import GatewayError
-from proxy.frontdoors.responses.settings import ResponsesSettings
+from proxy.frontdoors.responses.settings import ResponsesSettings, StoreChoice
 
 T = TypeVar("T")
 
@@ -156,20 +156,20 @@ class MemoryStore:
 
 
 class RedisStore:
-    def __init__(self, o: ResponsesSettings) -> None:
+    def __init__(self, o: ResponsesSettings, url: str, timeout: float, prefix: str) -> None:
         import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self.prefix = o.redis_prefix
+        self.prefix = prefix
         self.ttl = o.ttl_seconds
         self.max_entry_bytes = o.max_entry_bytes
-        parts = urlsplit(o.redis_url)
+        parts = urlsplit(url)
         self.where = f"{parts.hostname}:{parts.port or 6379}"  # for logs: never the password
         self.client: Any = aioredis.Redis.from_url(
-            o.redis_url,
-            socket_timeout=o.redis_timeout,
-            socket_connect_timeout=o.redis_timeout,
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
             health_check_interval=0,
@@ -223,10 +223,13 @@ class RedisStore:
         await self.client.aclose()
 
 
-def make_store(o: ResponsesSettings) -> Store:
-    if o.store == "redis":
+def make_store(o: ResponsesSettings, choice: StoreChoice) -> Store:
+    if choice.kind == "redis":
+        assert choice.url is not None  # choose_store refuses redis without a URL
         try:
-            return RedisStore(o)
+            return RedisStore(o, choice.url, choice.timeout, choice.prefix)
+        except ValueError as exc:  # redis-py's word on a URL it cannot use
+            raise ValueError(f"responses.redis_url (or redis.url): {exc}") from None
         except ImportError as exc:
             raise ValueError(
                 f"responses.store redis needs redis-py ({exc}): pip install 'llm-gateway[redis]'"
