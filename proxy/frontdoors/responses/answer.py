@@ -91,6 +91,24 @@ def output_items(c: ChatCompletion) -> list[dict[str, Any]]:
     return items
 
 
+def _echo(req: dict[str, Any], name: str, kinds: Any, default: Any) -> Any:
+    """A request setting as the Response echoes it: only a value of the documented type
+    (the client's odd ``null`` or object must not make the answer invalid)."""
+    value = req.get(name)
+    if isinstance(value, bool) != (kinds is bool):  # a bool is an int, never a number here
+        return default
+    return value if isinstance(value, kinds) else default
+
+
+def _tool_choice(req: dict[str, Any]) -> Any:
+    choice = req.get("tool_choice")
+    if choice in ("none", "auto", "required"):
+        return choice
+    if isinstance(choice, dict) and isinstance(choice.get("type"), str):
+        return choice
+    return "auto"
+
+
 def response_object(
     req: dict[str, Any],
     rid: str,
@@ -106,10 +124,12 @@ def response_object(
     reason = INCOMPLETE.get(finish or "")
     if status is None:
         status = "incomplete" if reason else "completed"
-    text = req.get("text")
-    text = text if isinstance(text, dict) else {}
-    reasoning = req.get("reasoning")
-    reasoning = reasoning if isinstance(reasoning, dict) else {}
+    text = _echo(req, "text", dict, {})
+    fmt = text.get("format")
+    reasoning = _echo(req, "reasoning", dict, {})
+    effort = reasoning.get("effort")
+    tools = [t for t in _echo(req, "tools", list, []) if isinstance(t, dict)]
+    metadata = _echo(req, "metadata", dict, {})
     return {
         "id": rid,
         "object": "response",
@@ -118,24 +138,24 @@ def response_object(
         "background": False,
         "error": None,
         "incomplete_details": {"reason": reason} if reason and status == "incomplete" else None,
-        "instructions": req.get("instructions"),
-        "max_output_tokens": req.get("max_output_tokens"),
+        "instructions": _echo(req, "instructions", (str, list), None),
+        "max_output_tokens": _echo(req, "max_output_tokens", int, None),
         "max_tool_calls": None,
         "model": model,
         "output": output,
-        "parallel_tool_calls": req.get("parallel_tool_calls", True),
-        "previous_response_id": req.get("previous_response_id"),
-        "reasoning": {"effort": reasoning.get("effort"), "summary": None},
+        "parallel_tool_calls": _echo(req, "parallel_tool_calls", bool, True),
+        "previous_response_id": _echo(req, "previous_response_id", str, None),
+        "reasoning": {"effort": effort if isinstance(effort, str) else None, "summary": None},
         "store": req.get("store", True) is not False,
-        "temperature": req.get("temperature", 1.0),
-        "text": {"format": text.get("format") or {"type": "text"}},
-        "tool_choice": req.get("tool_choice", "auto"),
-        "tools": req.get("tools") or [],
-        "top_p": req.get("top_p", 1.0),
+        "temperature": _echo(req, "temperature", (int, float), 1.0),
+        "text": {"format": fmt if isinstance(fmt, dict) and "type" in fmt else {"type": "text"}},
+        "tool_choice": _tool_choice(req),
+        "tools": tools,
+        "top_p": _echo(req, "top_p", (int, float), 1.0),
         "truncation": "disabled",
         "usage": usage_json(usage) if status != "in_progress" else None,
-        "user": req.get("user"),
-        "metadata": req.get("metadata") or {},
+        "user": _echo(req, "user", str, None),
+        "metadata": {k: v for k, v in metadata.items() if isinstance(v, str)},
     }
 
 
