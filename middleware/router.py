@@ -19,7 +19,7 @@ import msgspec
 
 from proxy.context import RequestContext
 from proxy.errors import InvalidRequest
-from proxy.frontdoors import ENDPOINTS
+from proxy.frontdoors import ENDPOINTS, TARGETLESS
 from proxy.pipeline import Next
 from proxy.reply import Reply
 from proxy.routing.attempt import apply_overrides, call_target
@@ -50,8 +50,8 @@ class RouterOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class RouterMiddleware:
     Options = RouterOptions
-    # every endpoint with an upstream (the settings' model catalog has none)
-    endpoints = ENDPOINTS - {"catalog"}
+    # every endpoint with an upstream (the settings' model catalog, stored responses: none)
+    endpoints = ENDPOINTS - TARGETLESS
 
     def __init__(self, options: RouterOptions | None = None) -> None:
         self.options = options or RouterOptions()

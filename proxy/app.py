@@ -95,6 +95,8 @@ def create_app(settings: Settings) -> web.Application:
         gateway.ready = False
         try:
             await shutdown_all(gateway.middlewares)
+            for door in doors:
+                await door.shutdown()
             await gateway.observability.shutdown()
         finally:
             await session.close()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from proxy.errors import validation_where
+from proxy.frontdoors.responses.settings import ResponsesSettings, choose_store
 from proxy.keys import KeyEntry
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
@@ -143,6 +144,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     redis: RedisSettings = msgspec.field(default_factory=RedisSettings)
     admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
     console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
+    # the store of translated Responses API answers: proxy/frontdoors/responses/settings.py
+    responses: ResponsesSettings = msgspec.field(default_factory=ResponsesSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -162,6 +165,8 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_CONSOLE": ("console", "enabled", lambda v: v.lower() in _TRUE),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
+    "GATEWAY_RESPONSES_STORE": ("responses", "store", str.lower),
+    "GATEWAY_RESPONSES_REDIS_URL": ("responses", "redis_url", str),
     "GATEWAY_CUSTOM_HOSTS_ALLOW": (
         "custom_hosts",
         "allow",
@@ -265,6 +270,10 @@ def _check(s: Settings) -> None:
         raise SettingsError("console.max_viewers: must be between 1 and 1000")
     if isinstance(s.default_config, str) and s.default_config not in s.configs:
         raise SettingsError(f"default_config: no config with id {s.default_config!r}")
+    try:
+        choose_store(s.responses, s.redis.url, s.redis.timeout, s.redis.prefix)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def load_settings(path: str | None = None, env: Mapping[str, str] | None = None) -> Settings:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from proxy.routing.resolve import HEADER_FIELDS, provider_key
+from proxy.routing.resolve import HEADER_FIELDS
+from proxy.routing.resolve import caller_scope as scope
 from proxy.schema import text_of_json
 from proxy.target import SECRET_FIELDS
 
@@ -35,26 +36,10 @@ DESTINATION_HEADERS = (
     "x-portkey-provider",
     *(h for h, f in HEADER_FIELDS.items() if f not in SECRET_FIELDS),
 )
-SECRET_HEADERS = tuple(h for h, f in HEADER_FIELDS.items() if f in SECRET_FIELDS)
 
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(msgspec.json.encode(obj, order="sorted")).hexdigest()
-
-
-def scope(ctx: RequestContext) -> str:
-    """Who may read an entry: the gateway key's name, else a digest of the client's credentials.
-
-    Without gateway keys the client's own provider credentials scope the entry, so a caller
-    that could not authenticate to the provider cannot read answers someone else paid for.
-    Requests that carry no credentials (a settings slug holds them) share one scope.
-    """
-    if ctx.principal is not None:
-        return "p:" + ctx.principal
-    secrets = [provider_key(ctx) or ""] + [ctx.headers.get(h, "") for h in SECRET_HEADERS]
-    if not any(secrets):
-        return ""
-    return "k:" + hashlib.sha256("\0".join(secrets).encode()).hexdigest()[:32]
 
 
 def _destination(ctx: RequestContext) -> dict[str, Any]:

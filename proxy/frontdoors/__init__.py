@@ -31,9 +31,13 @@ ENDPOINTS = frozenset(
         "embeddings",
         "models",
         "catalog",  # /v1/models with no provider named: the settings' list, no upstream
+        "responses_stored",  # GET/DELETE of a response the gateway stored: no upstream
+        "responses_upstream",  # GET/DELETE of a response OpenAI or Azure stored
         "passthrough",
     }
 )
+# endpoints the gateway answers itself: no target, so no router
+TARGETLESS = frozenset({"catalog", "responses_stored"})
 # endpoints whose request is a conversation (guardrails, cache and routing conditions read
 # its messages in chat form)
 CONVERSATIONS = frozenset({"chat", "messages", "responses", "completions"})
@@ -74,11 +78,15 @@ class FrontDoor(Protocol):
         """An error in this format's shape."""
         ...
 
+    async def shutdown(self) -> None:
+        """Called once when the server stops (close what ``setup`` opened)."""
+
 
 def front_doors() -> list[FrontDoor]:
     """One instance of each front door (the app registers their routes)."""
     from proxy.frontdoors.chat import ChatDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
     from proxy.frontdoors.models import ModelsDoor
+    from proxy.frontdoors.responses.door import ResponsesDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor()]
+    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), ResponsesDoor()]

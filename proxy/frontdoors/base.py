@@ -32,6 +32,9 @@ class BaseDoor:
     def endpoint_of(self, request: web.Request) -> str:
         return self.endpoint
 
+    async def shutdown(self) -> None:
+        return None
+
     def error(self, exc: GatewayError, headers: dict[str, str]) -> web.Response:
         return json_error(exc, headers)
 

@@ -86,6 +86,11 @@ class StreamUsage:
         self.text: list[str] = []
 
     def feed(self, chunk: Chunk) -> None:
+        if chunk.wire != "chat":  # a native event: its wire's codec knows where usage is
+            found = chunk.usage()
+            if found is not None:
+                self.reported = found
+            return
         raw = chunk.raw
         if not self.keep_text and b'"usage"' not in raw:
             for m in _TEXT.finditer(raw):

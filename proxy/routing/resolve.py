@@ -13,6 +13,7 @@ a credential the gateway holds only goes to the destination settings declare.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,13 @@ import msgspec
 from proxy.errors import InvalidRequest, PermissionDenied
 from proxy.providers import PROVIDERS, canonical, get_adapter
 from proxy.routing.config import INHERITED, ConfigNode, parse_config
-from proxy.target import CREDENTIAL_FIELDS, SCOPING_FIELDS, Target, TargetFields
+from proxy.target import (
+    CREDENTIAL_FIELDS,
+    SCOPING_FIELDS,
+    SECRET_FIELDS,
+    Target,
+    TargetFields,
+)
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -149,6 +156,26 @@ def provider_key(ctx: RequestContext) -> str | None:
     if ctx.auth_header != "x-portkey-api-key":
         return h.get("x-portkey-api-key") or None
     return None
+
+
+# headers that carry a credential (Azure AD token, AWS secret, ...): part of a caller's scope
+SECRET_HEADERS = tuple(h for h, f in HEADER_FIELDS.items() if f in SECRET_FIELDS)
+
+
+def caller_scope(ctx: RequestContext) -> str:
+    """Whose data a request may read (cached answers, stored responses): the gateway key's
+    name, else a digest of the client's credentials.
+
+    Without gateway keys the client's own provider credentials scope the data, so a caller
+    that could not authenticate to the provider cannot read what someone else paid for.
+    Requests that carry no credentials (a settings slug holds them) share one scope.
+    """
+    if ctx.principal is not None:
+        return "p:" + ctx.principal
+    secrets = [provider_key(ctx) or ""] + [ctx.headers.get(h, "") for h in SECRET_HEADERS]
+    if not any(secrets):
+        return ""
+    return "k:" + hashlib.sha256("\0".join(secrets).encode()).hexdigest()[:32]
 
 
 def header_fields(ctx: RequestContext) -> dict[str, Any]:

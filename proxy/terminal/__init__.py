@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from proxy.body import Untranslatable
+from proxy.body import RequestBody, Untranslatable
 from proxy.errors import GatewayError
 from proxy.providers import get_adapter
 from proxy.routing.resolve import bind
@@ -96,13 +96,15 @@ class Upstream:
         """A plain JSON call: the answer's bytes; an error status as the adapter reads it."""
         return await self.terminal.relay.fetch(self.ctx, self.adapter, up)
 
-    async def chat(self) -> Reply:
-        """The canonical call: the adapter's chat request from the body, relayed."""
+    async def chat(self, body: RequestBody | None = None) -> Reply:
+        """The canonical call: the adapter's chat request from the body (or ``body``: a
+        chat body the front door built for this attempt), relayed."""
         ctx, adapter = self.ctx, self.adapter
-        if len(ctx.body.raw) < OFFLOAD_BYTES:
-            up = adapter.build_request(ctx.body, self.target, ctx.model)
+        body = body or ctx.body
+        if len(body.raw) < OFFLOAD_BYTES:
+            up = adapter.build_request(body, self.target, ctx.model)
         else:  # translating and signing (SigV4 hashes the body) megabytes: off the loop
-            up = await asyncio.to_thread(adapter.build_request, ctx.body, self.target, ctx.model)
+            up = await asyncio.to_thread(adapter.build_request, body, self.target, ctx.model)
         return await self.relay(self.prepare(up))
 
 
