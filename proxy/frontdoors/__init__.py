@@ -26,6 +26,7 @@ ENDPOINTS = frozenset(
     {
         "chat",
         "messages",
+        "count_tokens",  # POST /v1/messages/count_tokens: a count, not a conversation answer
         "responses",
         "completions",
         "embeddings",
@@ -79,6 +80,7 @@ def front_doors() -> list[FrontDoor]:
     """One instance of each front door (the app registers their routes)."""
     from proxy.frontdoors.chat import ChatDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
+    from proxy.frontdoors.messages import MessagesDoor
     from proxy.frontdoors.models import ModelsDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor()]
+    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), MessagesDoor()]
