@@ -63,6 +63,14 @@ class GuardrailsOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     regex_timeout_ms: int = 100  # per user regex search
 
 
+def chat_bytes(completion: Completion) -> bytes:
+    """The answer in chat form: a native answer (``/v1/messages`` from Claude) is read
+    through its wire's codec, as every check and hook expects chat."""
+    if completion.wire == "chat":
+        return completion.raw
+    return encoder.encode(completion.parsed)
+
+
 class Plan:
     __slots__ = ("input", "nested", "output")
 
@@ -346,11 +354,11 @@ class GuardrailsMiddleware:
         sync = [g for g in guardrails if not g.is_async]
         detached = [g for g in guardrails if g.is_async]
         if detached:
-            doc = ResponseDocument(msgspec.json.decode(reply.completion.raw))
+            doc = ResponseDocument(msgspec.json.decode(chat_bytes(reply.completion)))
             self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
         if not sync:
             return None, []
-        body = msgspec.json.decode(reply.completion.raw)
+        body = msgspec.json.decode(chat_bytes(reply.completion))
         if not isinstance(body, dict):
             return None, []
         doc = ResponseDocument(body)
@@ -376,7 +384,7 @@ class GuardrailsMiddleware:
         if not after and not before:
             return reply
         if body is None:
-            body = msgspec.json.decode(reply.completion.raw)
+            body = msgspec.json.decode(chat_bytes(reply.completion))
             if not isinstance(body, dict):
                 return reply
         body["hook_results"] = hook_results(before, after)

@@ -86,6 +86,11 @@ class StreamUsage:
         self.text: list[str] = []
 
     def feed(self, chunk: Chunk) -> None:
+        if chunk.wire != "chat":  # a native event (/v1/messages from Claude): its wire's
+            found = chunk.usage()  # codec reads the usage (cumulative on Anthropic's)
+            if found is not None:
+                self.reported = found
+            return
         raw = chunk.raw
         if not self.keep_text and b'"usage"' not in raw:
             for m in _TEXT.finditer(raw):
