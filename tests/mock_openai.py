@@ -202,10 +202,18 @@ def reasoning(body: dict[str, Any]) -> str:
     return f"Considering: {last_user_text(body)}"
 
 
+def conversation(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages up to the last non-system one (a harness may append system notes)."""
+    messages = list(body.get("messages", []))
+    while messages and messages[-1].get("role") in ("system", "developer"):
+        messages.pop()
+    return messages
+
+
 def tool_results(body: dict[str, Any]) -> list[str] | None:
     """The contents of the tool messages that end the conversation (None: it ends otherwise)."""
     found: list[str] = []
-    for m in reversed(body.get("messages", [])):
+    for m in reversed(conversation(body)):
         if m.get("role") != "tool":
             break
         c = m.get("content")
@@ -223,7 +231,7 @@ def directive_line(text: str) -> str | None:
 
 def call_directive(body: dict[str, Any]) -> dict[str, Any] | None:
     """``call <tool> <json>`` in the last user text, naming an offered tool: that call."""
-    messages = body.get("messages", [])
+    messages = conversation(body)
     if not messages or messages[-1].get("role") != "user":
         return None
     line = directive_line(last_user_text(body))

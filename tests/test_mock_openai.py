@@ -42,7 +42,8 @@ def test_directive_call_then_results(mock_openai: tuple[MockOpenAI, ServerThread
     args = "".join(c.choices[0].delta.tool_calls[0].function.arguments for c in named)
     assert json.loads(args) == {"q": "x"}
     assert chunks[-1].usage is not None
-    done = ask + [
+    done = [
+        *ask,
         {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": "found it"},
     ]
@@ -62,3 +63,14 @@ def test_reasoner_reports_reasoning(mock_openai: tuple[MockOpenAI, ServerThread]
         if c.choices
     ]
     assert "".join(p for p in parts if p) == "Considering: why"
+
+
+def test_trailing_system_notes_do_not_hide_the_turn(mock_openai) -> None:
+    """Harnesses (Claude Code) append system notes after the user's turn."""
+    _, server = mock_openai
+    ask = [
+        {"role": "user", "content": 'call lookup {"q": "y"}'},
+        {"role": "system", "content": "note"},
+    ]
+    r = sdk(server).chat.completions.create(model="m", messages=ask, tools=[TOOL])
+    assert r.choices[0].message.tool_calls[0].function.name == "lookup"
