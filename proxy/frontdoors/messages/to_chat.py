@@ -54,6 +54,10 @@ def _num(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def text_of(blocks: Any) -> str:
     """The text of a string or of a list of blocks (text blocks only)."""
     if isinstance(blocks, str):
@@ -238,12 +242,12 @@ def _tools(native: dict[str, Any], out: dict[str, Any]) -> None:
 def to_chat(native: dict[str, Any]) -> dict[str, Any]:
     """The chat form of a Messages request body (decoded JSON)."""
     out: dict[str, Any] = {"model": native.get("model"), "messages": _messages(native)}
-    if isinstance(native.get("max_tokens"), int):
+    if _int(native.get("max_tokens")):
         out["max_tokens"] = native["max_tokens"]
     for name in ("temperature", "top_p"):
         if _num(native.get(name)):
             out[name] = native[name]
-    if isinstance(native.get("top_k"), int):
+    if _int(native.get("top_k")):
         out["top_k"] = native["top_k"]
     stops = native.get("stop_sequences")
     if isinstance(stops, list) and stops and all(isinstance(s, str) for s in stops):
@@ -258,7 +262,7 @@ def to_chat(native: dict[str, Any]) -> dict[str, Any]:
     thinking = native.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
-        if isinstance(budget, int):
+        if isinstance(budget, int) and _int(budget):
             out["reasoning_effort"] = _effort(budget)
     config = native.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None

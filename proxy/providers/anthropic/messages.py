@@ -108,7 +108,7 @@ class NativeStream:
                 f"{self.provider} sent a stream event that is not a Messages event ({exc})",
                 provider=self.provider,
             ) from None
-        name = head.type or ev.event or ""
+        name = head.type  # the client's event line always names what its data says it is
         if name == "error" or ev.event == "error":
             raise stream_error(data, self.provider)
         if not _EVENT_NAME.match(name):

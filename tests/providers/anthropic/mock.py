@@ -82,7 +82,7 @@ class MockAnthropic:
     def app(self) -> web.Application:
         from tests.providers.anthropic.mock_vertex import VERTEX_PATH
 
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # Claude Code sends MBs
         app.router.add_post("/v1/messages", self.messages)
         app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.models)
