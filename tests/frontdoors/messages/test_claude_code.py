@@ -206,12 +206,14 @@ def test_claude_code_answers_through_another_provider(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("provider", ["openai", "google"])
-def test_claude_code_agent_loop_through_another_provider(
-    claude, make_gateway, mock_openai, mock_gemini, tmp_path, provider
+@pytest.mark.parametrize("provider", ["openai", "google", "anthropic"])
+def test_claude_code_agent_loop(
+    claude, make_gateway, mock_openai, mock_gemini, mock_anthropic, tmp_path, provider
 ) -> None:
-    """The model asks for Read; Claude Code runs it and sends the result back."""
-    mock, upstream = mock_openai if provider == "openai" else mock_gemini
+    """The model asks for Read; Claude Code runs it and sends the result back (through
+    OpenAI and Gemini translated, through Anthropic natively)."""
+    mocks = {"openai": mock_openai, "google": mock_gemini, "anthropic": mock_anthropic}
+    mock, upstream = mocks[provider]
     note = tmp_path / "note.txt"
     note.write_text("the secret word is pelican\n")
     gw = make_gateway()
@@ -220,3 +222,6 @@ def test_claude_code_agent_loop_through_another_provider(
     assert out["is_error"] is False and out["num_turns"] == 2
     assert "pelican" in out["result"]
     assert len(mock.requests) == 2
+    if provider == "anthropic":  # relayed as Claude Code sent it: its betas, ?beta=true
+        assert mock.requests[-1]["query"] == {"beta": "true"}
+        assert "claude-code-20250219" in mock.requests[-1]["headers"]["anthropic-beta"]

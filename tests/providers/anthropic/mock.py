@@ -203,7 +203,7 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]]
     stop = "end_turn"
     forced = bool(tools) and choice["type"] in ("any", "tool")
-    directive = call_directive(last_user_text(messages), tools) if not results else None
+    directive = call_directive(user_lines(messages), tools) if not results else None
     if directive is not None:
         content = [{"type": "tool_use", "id": "toolu_mock_call", **directive}]
         stop = "tool_use"
@@ -271,6 +271,14 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     for m in reversed(messages):
         if m["role"] == "user":
             return " ".join(b["text"] for b in user_blocks(m) if b.get("type") == "text")
+    return ""
+
+
+def user_lines(messages: list[dict[str, Any]]) -> str:
+    """The last user turn's text blocks, one per line (where a directive is looked for)."""
+    for m in reversed(messages):
+        if m["role"] == "user":
+            return "\n".join(b["text"] for b in user_blocks(m) if b.get("type") == "text")
     return ""
 
 
