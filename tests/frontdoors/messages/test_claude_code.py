@@ -163,7 +163,7 @@ def claude() -> Path:
 
 
 def run_claude(
-    claude: Path, gw_url: str, headers: dict[str, str], prompt: str, cwd: Path
+    claude: Path, gw_url: str, headers: dict[str, str], prompt: str, cwd: Path, **extra: str
 ) -> dict[str, Any]:
     home = cwd / "home"
     home.mkdir(exist_ok=True)
@@ -176,6 +176,7 @@ def run_claude(
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_TELEMETRY": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        **extra,
     }
     cmd = [str(claude)] if claude.suffix != ".cjs" else ["node", str(claude)]
     done = subprocess.run(
@@ -225,3 +226,26 @@ def test_claude_code_agent_loop(
     if provider == "anthropic":  # relayed as Claude Code sent it: its betas, ?beta=true
         assert mock.requests[-1]["query"] == {"beta": "true"}
         assert "claude-code-20250219" in mock.requests[-1]["headers"]["anthropic-beta"]
+
+
+@pytest.mark.slow
+def test_claude_code_routed_by_its_model_setting(
+    claude, make_gateway, mock_openai, tmp_path
+) -> None:
+    """No provider header: ANTHROPIC_MODEL names it (``@openai/gpt-4o``), and Claude Code's
+    own output bound (CLAUDE_CODE_MAX_OUTPUT_TOKENS) fits the target model."""
+    mock, upstream = mock_openai
+    gw = make_gateway()
+    host = {"x-portkey-custom-host": upstream.url + "/v1"}
+    out = run_claude(
+        claude,
+        gw.url,
+        host,
+        "say hi",
+        tmp_path,
+        ANTHROPIC_MODEL="@openai/gpt-4o",
+        CLAUDE_CODE_MAX_OUTPUT_TOKENS="16384",
+    )
+    assert out["is_error"] is False and out["result"].endswith("say hi")
+    sent = mock.requests[-1]["json"]
+    assert (sent["model"], sent["max_completion_tokens"]) == ("gpt-4o", 16384)
