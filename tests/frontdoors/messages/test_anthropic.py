@@ -251,3 +251,31 @@ def test_a_middleware_reading_the_answer_still_gets_anthropic_shapes(
     assert [b.input for b in msg.content[1:]] == [{"city": "Paris"}, {"city": "Tokyo"}]
     assert msg.stop_reason == "tool_use"
     assert mock.requests[-1]["json"]["tools"] == [WEATHER]  # the request stayed native
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_cache_hits_answer_in_anthropic_shapes(
+    client, mock_anthropic, mock_openai, provider
+) -> None:
+    """The cache stores chat; a hit is encoded back, streamed or not, whoever answered."""
+    mock, upstream = mock_anthropic if provider == "anthropic" else mock_openai
+    config = json.dumps({"cache": {"mode": "simple"}})
+    sdk = client(provider, upstream, x_portkey_config=config)
+    kw: dict[str, Any] = {
+        "model": "claude-x",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "cache me"}],
+    }
+    first = sdk.messages.with_raw_response.create(**kw)
+    again = sdk.messages.with_raw_response.create(**kw)
+    assert (first.headers["x-portkey-cache-status"], again.headers["x-portkey-cache-status"]) == (
+        "MISS",
+        "HIT",
+    )
+    assert again.parse().content[0].text == first.parse().content[0].text == "echo: cache me"
+    with sdk.messages.stream(**{**kw, "model": "claude-y"}) as s:
+        s.get_final_message()
+    with sdk.messages.stream(**{**kw, "model": "claude-y"}) as s:
+        hit = s.get_final_message()
+    assert hit.content[0].text == "echo: cache me" and hit.stop_reason == "end_turn"
+    assert len(mock.requests) == 2
