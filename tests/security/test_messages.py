@@ -325,3 +325,20 @@ def test_an_answers_text_is_never_executed_as_json() -> None:
     """Tool arguments from an upstream are parsed as data (or dropped), never trusted."""
     completion = ChatCompletion(id="x", created=1, model="m", choices=[])
     assert json.loads(message_of(completion, "m"))["content"] == []
+
+
+def test_a_malformed_chat_answer_is_a_502_in_anthropic_shape(make_gateway) -> None:
+    """A compatible server's answer is relayed unparsed on chat; here it is read, at the
+    edge: what does not parse is a 502, never a dropped connection."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"id": "x", "choices": [{"index": 0, "message": 5}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", answer)
+    with ServerThread(lambda: app) as upstream:
+        gw = make_gateway()
+        headers = {"x-portkey-provider": "vllm", "x-portkey-custom-host": upstream.url + "/v1"}
+        r = send(gw, {"model": "m", "max_tokens": 8, "messages": MSG}, **headers)
+    assert r.status_code == 502, r.text
+    assert r.json()["type"] == "error" and r.json()["error"]["type"] == "api_error"

@@ -89,7 +89,10 @@ class MessagesDoor(BaseDoor):
             return await super().respond(request, ctx, reply, headers)
         if isinstance(reply, CompletionReply):
             c = reply.completion
-            body = c.raw if c.wire == "anthropic" else message_of(c.parsed, ctx.model)
+            try:
+                body = c.raw if c.wire == "anthropic" else message_of(c.parsed, ctx.model)
+            except GatewayError as exc:  # a relayed chat answer read only now: a 502
+                return self.error(exc, headers)
             headers[OVERHEAD_HEADER] = overhead(ctx)
             return web.Response(body=body, status=reply.status, content_type=JSON, headers=headers)
         assert isinstance(reply, StreamReply), f"messages cannot answer with {type(reply).__name__}"

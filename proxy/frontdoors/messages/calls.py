@@ -104,8 +104,11 @@ def openai_params(chat: dict[str, Any], provider: str) -> dict[str, Any] | None:
 
 
 async def translated(ctx: RequestContext, up: Upstream) -> Reply:
-    check(ctx.body.native_dict())
-    fixed = openai_params(ctx.body.as_dict(), up.adapter.name)
+    def prepare() -> dict[str, Any] | None:  # decodes and converts the whole body
+        check(ctx.body.native_dict())
+        return openai_params(ctx.body.as_dict(), up.adapter.name)
+
+    fixed = await _off_loop(ctx, prepare)
     if fixed is None:
         return await up.chat()
     target, model, adapter = up.target, ctx.model, up.adapter
