@@ -2,9 +2,10 @@
 
 When keys are configured (in options or ``$GATEWAY_API_KEYS``, comma-separated), every
 request must carry one, in ``x-portkey-api-key`` (what the portkey-ai SDK sends) or, failing
-that, ``Authorization: Bearer`` (what the openai SDK sends). The header used for the gateway
-key is not forwarded to the provider; provider keys then come from settings or the other
-header. Keys may be written as ``sha256:<hex>`` so settings never hold them in clear.
+that, ``Authorization: Bearer`` (what the openai SDK sends) or ``x-api-key`` (what Anthropic's
+SDKs and Claude Code send). The header used for the gateway key is not forwarded to the
+provider; provider keys then come from settings or another header. Keys may be written as
+``sha256:<hex>`` so settings never hold them in clear.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ class AuthMiddleware:
         used = "x-portkey-api-key"
         if not key:
             key, used = bearer(headers.get("authorization")), "authorization"
+        if not key:  # Anthropic's clients (ANTHROPIC_API_KEY in Claude Code) send x-api-key
+            key, used = (headers.get("x-api-key") or "").strip(), "x-api-key"
         if not key:
             raise AuthenticationError(
-                "this gateway requires an API key: send x-portkey-api-key or "
-                "Authorization: Bearer <gateway key>",
+                "this gateway requires an API key: send x-portkey-api-key, "
+                "Authorization: Bearer <gateway key> or x-api-key",
                 code="missing_gateway_key",
             )
         name = self.ring.name_of(key)

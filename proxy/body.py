@@ -53,7 +53,17 @@ class Untranslatable(InvalidRequest):
 class RequestBody:
     """The client's body in its front door's wire format, with views made on demand."""
 
-    __slots__ = ("_chat", "_native", "_to_chat", "_typed", "head", "patch", "raw", "wire")
+    __slots__ = (
+        "_chat",
+        "_native",
+        "_to_chat",
+        "_typed",
+        "head",
+        "patch",
+        "raw",
+        "same_fields",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -61,12 +71,16 @@ class RequestBody:
         head: RequestHead,
         wire: str = "chat",
         to_chat: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        same_fields: frozenset[str] = frozenset({"model"}),
     ) -> None:
         self.raw = raw
         self.head = head
         self.wire = wire  # the front door's format: chat, anthropic, responses, ...
         self.patch: dict[str, Any] = {}  # top-level edits, in chat parameter names
         self._to_chat = to_chat  # the front door's codec into chat form (None: is chat)
+        # top-level edits that mean the same in this wire as in chat (override_params of
+        # these keep a native body native; any other edit sends it through the chat form)
+        self.same_fields = same_fields
         self._native: dict[str, Any] | None = None
         self._chat: dict[str, Any] | None = None
         self._typed: ChatRequest | None = None
@@ -126,14 +140,15 @@ class RequestBody:
     def native_bytes(self, wire: str, **overrides: Any) -> bytes | None:
         """Bytes for an upstream speaking ``wire``: the raw bytes when nothing changed, the
         native body with the edits when the edits are plain top-level fields of both
-        formats (model), else None (the adapter translates from the chat form)."""
+        formats (``same_fields``: model, ...), else None (the adapter translates from the
+        chat form)."""
         if wire != self.wire:
             return None
         if self._to_chat is None:  # chat: edits are in this wire's own names
             if not self.patch and not overrides:
                 return self.raw
             return encoder.encode({**self.native_dict(), **self.patch, **overrides})
-        if set(self.patch) - {"model"}:
+        if set(self.patch) - self.same_fields:
             return None
         if not self.patch and not overrides:
             return self.raw

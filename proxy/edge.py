@@ -138,13 +138,15 @@ async def write_sse(
     headers: dict[str, str],
     overhead: Callable[[], str] | None,
     frame: Frame,
-    end: bytes,
+    end: bytes | Callable[[], bytes],
     error_frame: Callable[[GatewayError], bytes],
 ) -> web.StreamResponse:
-    """Write a stream: ``frame`` turns each chunk into SSE bytes, ``end`` closes a stream
-    that finished, ``error_frame`` is the last event of one that failed after its first
-    byte. The first chunk is pulled before the headers go, so an error before it is still
-    a proper HTTP status (rendered by the front door)."""
+    """Write a stream: ``frame`` turns each chunk into SSE bytes (none, one or several
+    events), ``end`` closes a stream that finished (bytes, or a function for a stateful
+    format whose last events depend on what came before), ``error_frame`` is the last
+    event of one that failed after its first byte. The first chunk is pulled before the
+    headers go, so an error before it is still a proper HTTP status (rendered by the front
+    door)."""
     chunks = reply.chunks
     try:
         try:
@@ -174,7 +176,7 @@ async def write_sse(
                 if chunk.flush:
                     await resp.write(b"".join(pending))
                     pending.clear()
-        pending.append(end)
+        pending.append(end() if callable(end) else end)
         await resp.write(b"".join(pending))
     except GatewayError as exc:
         # headers are gone: the error becomes the last event (the SDKs raise on it)

@@ -232,6 +232,8 @@ class ResponseMessage(Struct):
     content: str | None = None
     tool_calls: list[ToolCall] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
+    # reasoning text, as DeepSeek, vLLM and others report it (not OpenAI's own field)
+    reasoning_content: str | UnsetType | None = UNSET
 
 
 class Choice(Struct):
@@ -269,6 +271,7 @@ class Delta(Struct, omit_defaults=True):
     content: str | UnsetType | None = UNSET
     tool_calls: list[ToolCallDelta] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
+    reasoning_content: str | UnsetType | None = UNSET  # see ResponseMessage
 
 
 class ChunkChoice(Struct):

@@ -15,6 +15,12 @@ Behaviour is chosen by the requested model name:
 ``midstream-error``     two chunks, then an error event
 ``tools``               answers with two parallel tool calls
 ``garbage``             a 500 with a non-JSON body
+``*reasoner*``          reports its reasoning first (``reasoning_content``, as DeepSeek does)
+
+Whatever the model, an agent loop works as a real model's would: when the last user text
+reads ``call <tool> <json arguments>`` and that tool is offered, the answer is that one
+tool call (streamed, its first argument fragment in the same chunk as its name); when the
+conversation ends with tool results, the answer is ``results: <their contents>``.
 """
 
 from __future__ import annotations
@@ -91,9 +97,45 @@ class MockOpenAI:
         if model == "hang":
             await asyncio.sleep(3600)
         text = f"echo: {last_user_text(body)}"
+        results = tool_results(body)
+        if results is not None:
+            text = "results: " + "; ".join(results)
+        call = call_directive(body) if results is None else None
         if body.get("stream") and model != "json-for-stream":
+            if call is not None:
+                return await self.stream_call(request, body, model, call)
             return await self.stream(request, body, text, model)
-        return web.json_response(completion(body, text, model))
+        answer = completion(body, text, model)
+        if call is not None:
+            message = answer["choices"][0]["message"]
+            message.update(content=None, tool_calls=[call])
+            answer["choices"][0]["finish_reason"] = "tool_calls"
+        elif "reasoner" in model:
+            answer["choices"][0]["message"]["reasoning_content"] = reasoning(body)
+        return web.json_response(answer)
+
+    async def stream_call(
+        self, request: web.Request, body: dict[str, Any], model: str, call: dict[str, Any]
+    ) -> web.StreamResponse:
+        """One streamed tool call, its first argument fragment riding with its name."""
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        args = call["function"]["arguments"]
+        cut = max(1, len(args) // 3)
+        first = {"index": 0, "id": call["id"], "type": "function"}
+        first["function"] = {"name": call["function"]["name"], "arguments": args[:cut]}
+        await resp.write(sse(chunk(model, {"role": "assistant", "content": None})))
+        await resp.write(sse(chunk(model, {"tool_calls": [first]})))
+        for part in (args[cut : 2 * cut], args[2 * cut :]):
+            delta = {"tool_calls": [{"index": 0, "function": {"arguments": part}}]}
+            await resp.write(sse(chunk(model, delta)))
+        await resp.write(sse(chunk(model, {}, finish="tool_calls")))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage_chunk = chunk(model, None)
+            usage_chunk["usage"] = usage(body, args)
+            await resp.write(sse(usage_chunk))
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
 
     async def stream(
         self, request: web.Request, body: dict[str, Any], text: str, model: str
@@ -114,6 +156,10 @@ class MockOpenAI:
                     await resp.write(sse(c))
             else:
                 await resp.write(sse(chunk(model, {"role": "assistant", "content": ""})))
+                if "reasoner" in model:
+                    thought = reasoning(body)
+                    for part in (thought[: len(thought) // 2], thought[len(thought) // 2 :]):
+                        await resp.write(sse(chunk(model, {"reasoning_content": part})))
                 for i, p in enumerate(pieces):
                     if model == "midstream-error" and i == 2:
                         err = {
@@ -150,6 +196,57 @@ def last_user_text(body: dict[str, Any]) -> str:
                 return c
             return " ".join(p.get("text", "") for p in c if p.get("type") == "text")
     return ""
+
+
+def reasoning(body: dict[str, Any]) -> str:
+    return f"Considering: {last_user_text(body)}"
+
+
+def conversation(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages up to the last non-system one (a harness may append system notes)."""
+    messages = list(body.get("messages", []))
+    while messages and messages[-1].get("role") in ("system", "developer"):
+        messages.pop()
+    return messages
+
+
+def tool_results(body: dict[str, Any]) -> list[str] | None:
+    """The contents of the tool messages that end the conversation (None: it ends otherwise)."""
+    found: list[str] = []
+    for m in reversed(conversation(body)):
+        if m.get("role") != "tool":
+            break
+        c = m.get("content")
+        found.append(c if isinstance(c, str) else " ".join(p.get("text", "") for p in c))
+    return list(reversed(found)) if found else None
+
+
+def directive_line(text: str) -> str | None:
+    """The last line of a user text that reads ``call ...`` (clients add context above)."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("call "):
+            return line
+    return None
+
+
+def call_directive(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``call <tool> <json>`` in the last user text, naming an offered tool: that call."""
+    messages = conversation(body)
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    line = directive_line(last_user_text(body))
+    if line is None:
+        return None
+    name, _, args = line[5:].strip().partition(" ")
+    offered = {t.get("function", {}).get("name") for t in body.get("tools") or []}
+    if name not in offered:
+        return None
+    arguments = json.dumps(json.loads(args or "{}"))
+    return {
+        "id": "call_mock_directive",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
 
 
 def usage(body: dict[str, Any], text: str) -> dict[str, Any]:

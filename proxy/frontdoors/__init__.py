@@ -26,6 +26,7 @@ ENDPOINTS = frozenset(
     {
         "chat",
         "messages",
+        "count_tokens",  # POST /v1/messages/count_tokens: a count, not a conversation answer
         "responses",
         "completions",
         "embeddings",
@@ -86,7 +87,8 @@ def front_doors() -> list[FrontDoor]:
     """One instance of each front door (the app registers their routes)."""
     from proxy.frontdoors.chat import ChatDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
+    from proxy.frontdoors.messages import MessagesDoor
     from proxy.frontdoors.models import ModelsDoor
     from proxy.frontdoors.responses.door import ResponsesDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), ResponsesDoor()]
+    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), ResponsesDoor(), MessagesDoor()]

@@ -73,3 +73,7 @@ def decode_head(decoder: msgspec.json.Decoder[Any], raw: bytes) -> Any:
         raise InvalidRequest(
             f"request body is not valid JSON: {exc}", code="invalid_json"
         ) from None
+    except RecursionError:  # msgspec's depth limit (about a thousand levels): the client's
+        raise InvalidRequest(  # doing, not a gateway failure
+            "request body nests too deeply", code="invalid_json"
+        ) from None

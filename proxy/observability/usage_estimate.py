@@ -86,8 +86,8 @@ class StreamUsage:
         self.text: list[str] = []
 
     def feed(self, chunk: Chunk) -> None:
-        if chunk.wire != "chat":  # a native event: its wire's codec knows where usage is
-            found = chunk.usage()
+        if chunk.wire != "chat":  # a native event (/v1/messages from Claude): its wire's
+            found = chunk.usage()  # codec reads the usage (cumulative on Anthropic's)
             if found is not None:
                 self.reported = found
             return

@@ -203,3 +203,40 @@ class ModelsAdapter(Protocol):
     def parse_models(self, raw: bytes) -> bytes: ...
 
     def parse_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError: ...
+
+
+class MessagesCall(msgspec.Struct, kw_only=True):
+    """One call of Anthropic's Messages API, as the ``/v1/messages`` front door asks for it.
+
+    ``version`` and ``betas`` are the client's ``anthropic-version`` / ``anthropic-beta``,
+    already checked by the front door; they shape the body or headers, never the URL.
+    """
+
+    target: Target
+    model: str
+    stream: bool = False
+    count: bool = False  # POST .../messages/count_tokens
+    version: str | None = None
+    betas: tuple[str, ...] = ()
+    beta_query: bool = False  # the client called ?beta=true (the SDKs' beta namespace)
+
+
+@runtime_checkable
+class MessagesAdapter(Protocol):
+    """An adapter whose provider serves Anthropic's Messages API for some models: Anthropic
+    itself, Claude on Bedrock (InvokeModel) and on Vertex AI (rawPredict).
+
+    ``messages_request`` takes the Messages body (JSON bytes, model already the routed
+    one) and returns the call in the provider's dialect, or None when the provider has no
+    such call (count_tokens). ``messages_translation`` reads its answers: natively (chunks
+    in the ``anthropic`` wire) or, with ``chat``, as chat chunks for middlewares that read
+    a stream's content.
+    """
+
+    name: str
+
+    def speaks_messages(self, target: Target, model: str) -> bool: ...
+
+    def messages_request(self, body: bytes, call: MessagesCall) -> UpstreamRequest | None: ...
+
+    def messages_translation(self, chat: bool) -> Translation: ...

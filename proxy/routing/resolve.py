@@ -145,7 +145,9 @@ def _param_for(field: str) -> str:
 
 
 def provider_key(ctx: RequestContext) -> str | None:
-    """The provider key the client sent, skipping the header that carried a gateway key."""
+    """The provider key the client sent, skipping the header that carried a gateway key:
+    ``Authorization: Bearer``, ``x-portkey-api-key``, then ``x-api-key`` (where Anthropic's
+    SDKs and Claude Code put ``ANTHROPIC_API_KEY``)."""
     h = ctx.headers
     if ctx.auth_header != "authorization":
         auth = h.get("authorization")
@@ -153,8 +155,11 @@ def provider_key(ctx: RequestContext) -> str | None:
             scheme, _, token = auth.partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-    if ctx.auth_header != "x-portkey-api-key":
-        return h.get("x-portkey-api-key") or None
+    for name in ("x-portkey-api-key", "x-api-key"):
+        if ctx.auth_header != name:
+            value = (h.get(name) or "").strip()
+            if value:
+                return value
     return None
 
 

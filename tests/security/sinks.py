@@ -28,6 +28,7 @@ class Sink:
             {
                 "method": request.method,
                 "path": request.path,
+                "raw_path": request.raw_path,
                 "headers": dict(request.headers),
                 "body": await request.read(),
             }

@@ -41,6 +41,8 @@ def send(gw: Any, path: str, headers: dict[str, str], body: dict[str, Any]) -> h
 def body_for(path: str, model: str, stream: bool) -> dict[str, Any]:
     if path == "/v1/embeddings":
         return {"model": model, "input": "hi"}
+    if path.startswith("/v1/messages"):
+        return {"model": model, "messages": MSG, "stream": stream, "max_tokens": 8}
     return {"model": model, "messages": MSG, "stream": stream}
 
 
@@ -48,6 +50,9 @@ ENDPOINTS = [
     ("/v1/chat/completions", False),
     ("/v1/chat/completions", True),
     ("/v1/embeddings", False),
+    ("/v1/messages", False),
+    ("/v1/messages", True),
+    ("/v1/messages/count_tokens", False),
 ]
 
 
@@ -119,6 +124,8 @@ def test_settings_credentials_never_reach_a_client_chosen_host(
     for name, model, headers, default_config in vectors(sink_server.url):
         if name == "fallback-second-target" and path == "/v1/embeddings":
             continue  # embeddings take the first target only: nothing to fall back to
+        if name == "fallback-second-target" and path.endswith("/count_tokens"):
+            continue  # the first target (openai) is counted by the gateway: no fallback
         gw = make_gateway(settings(legit.url, default_config))
         r = send(gw, path, headers, body_for(path, model, stream))
         assert r.status_code == 403, (name, r.status_code, r.text)

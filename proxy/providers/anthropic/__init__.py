@@ -2,6 +2,8 @@
 
 Request shaping in ``request.py`` and ``structured.py``, answers in ``response.py``,
 streams in ``stream.py``, errors in ``errors.py``; see docs/providers/anthropic.md.
+``messages.py``: the Messages API relayed natively for ``POST /v1/messages`` (and the
+``anthropic`` wire codec, registered on import).
 """
 
 from __future__ import annotations
@@ -12,11 +14,16 @@ from proxy.body import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers.anthropic import api, models
 from proxy.providers.anthropic.errors import parse_error
+from proxy.providers.anthropic.messages import (
+    MessagesTranslation,
+    direct_request,
+    direct_translation,
+)
 from proxy.providers.anthropic.native import encoder
 from proxy.providers.anthropic.request import build_body
 from proxy.providers.anthropic.response import parse_response
 from proxy.providers.anthropic.stream import AnthropicStream
-from proxy.providers.base import UpstreamRequest
+from proxy.providers.base import MessagesCall, UpstreamRequest
 from proxy.reply import Completion
 from proxy.target import Target
 
@@ -50,6 +57,17 @@ class AnthropicAdapter:
 
     def parse_models(self, raw: bytes) -> bytes:
         return models.parse_models(raw)
+
+    # ``POST /v1/messages`` relayed natively (proxy/providers/anthropic/messages.py)
+
+    def speaks_messages(self, target: Target, model: str) -> bool:
+        return True
+
+    def messages_request(self, body: bytes, call: MessagesCall) -> UpstreamRequest:
+        return direct_request(body, call)
+
+    def messages_translation(self, chat: bool) -> MessagesTranslation:
+        return direct_translation(chat)
 
 
 __all__ = ["AnthropicAdapter"]

@@ -45,7 +45,10 @@ def _headers(headers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def parse_error(status: int, headers: Mapping[str, str], raw: bytes) -> GatewayError:
+def parse_error(
+    status: int, headers: Mapping[str, str], raw: bytes, provider: str = "anthropic"
+) -> GatewayError:
+    """``provider``: who answered in Anthropic's shape (Claude on Bedrock or Vertex too)."""
     body = _decode(raw)
     detail = body.error if body is not None else None
     etype = detail.type if detail is not None and detail.type else None
@@ -54,18 +57,25 @@ def parse_error(status: int, headers: Mapping[str, str], raw: bytes) -> GatewayE
         message = raw[:500].decode("utf-8", "replace").strip() or f"upstream returned HTTP {status}"
     mapped = ERROR_TYPES.get(etype or "")
     return UpstreamError(
-        f"anthropic error: {message}",
+        f"{provider} error: {message}",
         status=status,
         type=mapped[1] if mapped else type_for_status(status),
         code=etype,
         headers=_headers(headers),
-        provider="anthropic",
+        provider=provider,
     )
 
 
-def stream_error(data: bytes) -> GatewayError:
+def is_anthropic_error(raw: bytes) -> bool:
+    """Whether an error body is in Anthropic's shape (a host of Claude may answer in its
+    own shape for errors of the platform and in Anthropic's for errors of the model)."""
+    body = _decode(raw)
+    return body is not None and body.error is not None and bool(body.error.type)
+
+
+def stream_error(data: bytes, provider: str = "anthropic") -> GatewayError:
     """An ``error`` event inside a 200 stream: the status comes from the error type."""
     body = _decode(data)
     etype = body.error.type if body is not None and body.error is not None else ""
     status = ERROR_TYPES.get(etype, (500, "api_error"))[0]
-    return parse_error(status, {}, data)
+    return parse_error(status, {}, data, provider)

@@ -3,6 +3,7 @@
 ``api`` (URL, SigV4 / API-key auth), ``request`` (OpenAI -> Converse), ``response``
 (Converse -> OpenAI), ``stream`` (ConverseStream events -> chunks), ``eventstream`` (the
 binary framing), ``errors``. See docs/providers/bedrock.md for what translates and what not.
+``messages``: Claude through InvokeModel for ``POST /v1/messages`` (no translation).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from collections.abc import Mapping
 
 from proxy.body import RequestBody
 from proxy.errors import GatewayError
-from proxy.providers.base import UpstreamRequest
-from proxy.providers.bedrock import models
+from proxy.providers.anthropic.messages import MessagesTranslation
+from proxy.providers.base import MessagesCall, UpstreamRequest
+from proxy.providers.bedrock import messages, models
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.api import auth_headers, endpoint_url
 from proxy.providers.bedrock.embeddings import BedrockEmbeddings
@@ -63,6 +65,17 @@ class BedrockAdapter(BedrockEmbeddings):
 
     def parse_models(self, raw: bytes) -> bytes:
         return models.parse_models(raw)
+
+    # ``POST /v1/messages`` to Claude models through InvokeModel (messages.py)
+
+    def speaks_messages(self, target: Target, model: str) -> bool:
+        return messages.speaks_messages(target, model)
+
+    def messages_request(self, body: bytes, call: MessagesCall) -> UpstreamRequest | None:
+        return messages.messages_request(body, call)
+
+    def messages_translation(self, chat: bool) -> MessagesTranslation:
+        return messages.messages_translation(chat)
 
 
 __all__ = ["BedrockAdapter"]

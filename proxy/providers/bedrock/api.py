@@ -39,7 +39,12 @@ def region_of(target: Target) -> str:
 
 
 def endpoint_url(target: Target, model: str, stream: bool) -> str:
-    """The Converse(Stream) URL in the exact form that goes on the wire.
+    """The Converse(Stream) URL in the exact form that goes on the wire."""
+    return model_url(target, model, "converse-stream" if stream else "converse")
+
+
+def model_url(target: Target, model: str, op: str) -> str:
+    """``{base}/model/{modelId}/{op}`` in the exact form that goes on the wire.
 
     aiohttp (yarl) re-quotes URLs, turning ``%3A`` back into ``:``; SigV4 signs the path
     byte for byte, so the URL is normalised the same way before it is signed.
@@ -52,7 +57,6 @@ def endpoint_url(target: Target, model: str, stream: bool) -> str:
         region = region_of(target)
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         base = f"https://bedrock-runtime.{region}.{suffix}"
-    op = "converse-stream" if stream else "converse"
     return str(URL(f"{base}/model/{quote(model, safe='')}/{op}"))
 
 

@@ -21,6 +21,7 @@ from proxy.body import RequestBody
 from proxy.errors import AuthenticationError, GatewayError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.google import native as g
+from proxy.providers.google.claude import VertexClaude
 from proxy.providers.google.embeddings import GeminiEmbeddings, VertexEmbeddings
 from proxy.providers.google.errors import parse_error
 from proxy.providers.google.models import parse_models
@@ -98,12 +99,24 @@ class GeminiAdapter(GeminiEmbeddings):
         return parse_models(raw, self.name)
 
 
-class VertexAdapter(VertexEmbeddings, GeminiAdapter):
-    """Gemini on Vertex AI: same wire format, project/region URL, OAuth bearer token."""
+class VertexAdapter(VertexEmbeddings, VertexClaude, GeminiAdapter):
+    """Gemini on Vertex AI: same wire format, project/region URL, OAuth bearer token.
+    Claude's models on Vertex AI are served for ``POST /v1/messages`` (claude.py)."""
 
     name = "vertex-ai"
 
     def endpoint(self, target: Target, model: str, stream: bool) -> str:
+        return self.publisher_url(target, "google", model, action(stream))
+
+    def publisher_url(
+        self,
+        target: Target,
+        publisher: str,
+        model: str,
+        method: str,
+        default_region: str = DEFAULT_VERTEX_REGION,
+    ) -> str:
+        """``.../projects/{p}/locations/{r}/publishers/{publisher}/models/{model}{method}``."""
         project = target.vertex_project_id
         if not project:
             raise InvalidRequest(
@@ -111,7 +124,7 @@ class VertexAdapter(VertexEmbeddings, GeminiAdapter):
                 param="x-portkey-vertex-project-id",
                 code="missing_vertex_project",
             )
-        region = (target.vertex_region or DEFAULT_VERTEX_REGION).lower()
+        region = (target.vertex_region or default_region).lower()
         if not _REGION.match(region):
             raise InvalidRequest(
                 f"vertex region {region!r} is not a region name",
@@ -126,9 +139,9 @@ class VertexAdapter(VertexEmbeddings, GeminiAdapter):
             host = f"https://{region}-aiplatform.googleapis.com"
         resource = (
             f"projects/{quote(project, safe='')}/locations/{region}"
-            f"/publishers/google/models/{model_path(model)}"
+            f"/publishers/{publisher}/models/{model_path(model)}"
         )
-        return f"{versioned(host, 'v1')}/{resource}{action(stream)}"
+        return f"{versioned(host, 'v1')}/{resource}{method}"
 
     def auth_headers(self, target: Target) -> dict[str, str]:
         token = target.vertex_token or target.api_key

@@ -10,7 +10,10 @@ SDK 2.x sends and which rejects temperature/top_p/top_k with a 400).
 
 What it answers (the reply depends on the request, like the real model's would):
 
+- ``thinking`` enabled or adaptive -> a ``thinking`` block (with a signature) first
 - ``output_config.format`` -> JSON text built from the schema (constrained decoding)
+- the last user text reads ``call <tool> <json input>`` and that tool is offered -> a
+  ``tool_use`` of it with that input (agent loops, Claude Code)
 - the last user turn holds ``tool_result`` blocks and no tool use is forced -> text
   quoting the results
 - tools offered and ``tool_choice`` is not ``none`` -> a ``tool_use`` of the named tool
@@ -21,6 +24,10 @@ Model names pick failures: ``error-<status>`` (native error body; 429 with retry
 529 overloaded_error), ``garbage`` (HTML 500), ``midstream-error`` (an ``error`` event
 after two deltas), ``truncated`` (stream ends before ``message_stop``); and answers:
 ``refusal`` / ``max-tokens`` (those stop reasons), ``cached`` (cache usage counts).
+
+``POST /v1/messages/count_tokens`` answers ``{"input_tokens": N}``; ``mock_vertex.py`` serves
+the same answers on Vertex AI's rawPredict paths. Each request is recorded with its path,
+query, headers, raw body and JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from tests.mock_openai import directive_line
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -71,10 +80,40 @@ class MockAnthropic:
         return self.requests[-1]["json"]  # type: ignore[no-any-return]
 
     def app(self) -> web.Application:
-        app = web.Application()
+        from tests.providers.anthropic.mock_vertex import VERTEX_PATH
+
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # Claude Code sends MBs
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
         app.router.add_get("/v1/models", self.models)
+        app.router.add_post(VERTEX_PATH, self.vertex)
         return app
+
+    def record(self, request: web.Request, raw: bytes) -> dict[str, Any]:
+        body = json.loads(raw)
+        self.requests.append(
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "raw": raw,
+                "json": body,
+            }
+        )
+        return body  # type: ignore[no-any-return]
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        body = self.record(request, await request.read())
+        if not request.headers.get("x-api-key") and "authorization" not in request.headers:
+            return error_response(401, "x-api-key header is required")
+        if "messages" not in body or "model" not in body:
+            return error_response(400, "messages: Field required")
+        return web.json_response({"input_tokens": count(body)})
+
+    async def vertex(self, request: web.Request) -> web.StreamResponse:
+        from tests.providers.anthropic.mock_vertex import vertex
+
+        return await vertex(self, request)
 
     async def models(self, request: web.Request) -> web.Response:
         """``GET /v1/models`` as the Models API reference documents it."""
@@ -93,8 +132,7 @@ class MockAnthropic:
         )
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append({"path": request.path, "headers": dict(request.headers), "json": body})
+        body = self.record(request, await request.read())
         # the API takes the key as x-api-key or (what SDK 2.x sends) Authorization: Bearer
         auth = request.headers.get("authorization", "")
         if not request.headers.get("x-api-key") and not auth.startswith("Bearer "):
@@ -109,7 +147,12 @@ class MockAnthropic:
         for field in ("model", "messages", "max_tokens"):
             if field not in body:
                 return error_response(400, f"{field}: Field required")
-        model = str(body["model"])
+        return await self.answer(request, body, str(body["model"]))
+
+    async def answer(
+        self, request: web.Request, body: dict[str, Any], model: str
+    ) -> web.StreamResponse:
+        """The answer to a checked request (Anthropic's API, or Vertex AI's paths)."""
         if model.startswith("error-"):
             status = int(model.split("-", 1)[1])
             headers = {"retry-after": "7", "anthropic-ratelimit-requests-remaining": "0"}
@@ -118,7 +161,7 @@ class MockAnthropic:
             )
         if model == "garbage":
             return web.Response(text="<html>bad gateway</html>", status=500)
-        msg = reply(body)
+        msg = reply({**body, "model": model})
         if body.get("stream"):
             return await self.stream(request, msg, model)
         return web.json_response(msg, headers={"request-id": "req_mock_0002"})
@@ -160,7 +203,11 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]]
     stop = "end_turn"
     forced = bool(tools) and choice["type"] in ("any", "tool")
-    if (body.get("output_config") or {}).get("format"):  # constrained decoding wins
+    directive = call_directive(user_lines(messages), tools) if not results else None
+    if directive is not None:
+        content = [{"type": "tool_use", "id": "toolu_mock_call", **directive}]
+        stop = "tool_use"
+    elif (body.get("output_config") or {}).get("format"):  # constrained decoding wins
         content = [text_block(json.dumps(sample(body["output_config"]["format"]["schema"], 0)))]
     elif results and not forced:
         content = [text_block("results: " + "; ".join(result_text(r) for r in results))]
@@ -182,6 +229,12 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
         images = sum(1 for b in user_blocks(last) if b.get("type") == "image")
         text = "echo: " + last_user_text(messages)
         content = [text_block(text + (f" [{images} image(s)]" if images else ""))]
+    thinking = (body.get("thinking") or {}).get("type")
+    if thinking in ("enabled", "adaptive"):
+        thought = "Considering: " + last_user_text(messages)
+        content.insert(
+            0, {"type": "thinking", "thinking": thought, "signature": "sig_mock_" + "A" * 16}
+        )
     if model == "refusal":
         stop = "refusal"
     elif model == "max-tokens":
@@ -219,6 +272,30 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
         if m["role"] == "user":
             return " ".join(b["text"] for b in user_blocks(m) if b.get("type") == "text")
     return ""
+
+
+def user_lines(messages: list[dict[str, Any]]) -> str:
+    """The last user turn's text blocks, one per line (where a directive is looked for)."""
+    for m in reversed(messages):
+        if m["role"] == "user":
+            return "\n".join(b["text"] for b in user_blocks(m) if b.get("type") == "text")
+    return ""
+
+
+def call_directive(text: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``call <tool> <json>`` names an offered tool and its input: that call, else None."""
+    line = directive_line(text)
+    if line is None:
+        return None
+    name, _, args = line[5:].strip().partition(" ")
+    if not any(t.get("name") == name for t in tools):
+        return None
+    return {"name": name, "input": json.loads(args or "{}")}
+
+
+def count(body: dict[str, Any]) -> int:
+    parts = [body.get("system", ""), body["messages"], body.get("tools", [])]
+    return sum(len(json.dumps(p).split()) for p in parts)
 
 
 def result_text(block: dict[str, Any]) -> str:
@@ -259,6 +336,14 @@ def stream_events(msg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             words = block["text"].split(" ")
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
             deltas = [{"type": "text_delta", "text": p} for p in pieces]
+        elif block["type"] == "thinking":
+            first = {"type": "thinking", "thinking": "", "signature": ""}
+            half = len(block["thinking"]) // 2
+            deltas = [
+                {"type": "thinking_delta", "thinking": block["thinking"][:half]},
+                {"type": "thinking_delta", "thinking": block["thinking"][half:]},
+                {"type": "signature_delta", "signature": block["signature"]},
+            ]
         else:
             first = {**block, "input": {}}
             args = json.dumps(block["input"])

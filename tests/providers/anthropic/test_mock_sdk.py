@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anthropic
+import httpx
 import pytest
 
 from tests.conftest import PROVIDER_KEY
@@ -129,3 +130,81 @@ def test_errors(sdk, status, exc) -> None:
     assert info.value.body["error"]["message"] == f"mock failure {status}"
     if status == 429:
         assert info.value.response.headers["retry-after"] == "7"
+
+
+def test_thinking_create_and_stream(sdk) -> None:
+    """Thinking on: a signed thinking block first, streamed as thinking/signature deltas."""
+    msg = sdk.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "ponder"}],
+    )
+    assert [b.type for b in msg.content] == ["thinking", "text"]
+    assert msg.content[0].thinking == "Considering: ponder"
+    assert msg.content[0].signature.startswith("sig_mock_")
+    with sdk.messages.stream(
+        model="claude-sonnet-4-6",
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "ponder"}],
+    ) as stream:
+        kinds = [ev.type for ev in stream]
+        final = stream.get_final_message()
+    assert "thinking" in kinds and "signature" in kinds
+    assert final.content[0].type == "thinking"
+    assert final.content[0].thinking == "Considering: ponder"
+    assert final.content[0].signature == msg.content[0].signature
+
+
+def test_call_directive_and_count_tokens(sdk, mock_anthropic) -> None:
+    mock, _ = mock_anthropic
+    msg = sdk.messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=64,
+        tools=[WEATHER],
+        messages=[{"role": "user", "content": 'context\ncall get_weather {"city": "Lima"}'}],
+    )
+    assert msg.stop_reason == "tool_use"
+    assert [(b.name, b.input) for b in msg.content] == [("get_weather", {"city": "Lima"})]
+    count = sdk.messages.count_tokens(
+        model="claude-sonnet-4-6", messages=[{"role": "user", "content": "one two"}]
+    )
+    assert count.input_tokens > 0
+    assert mock.requests[-1]["path"] == "/v1/messages/count_tokens"
+
+
+def test_vertex_paths_with_the_vertex_client(mock_anthropic) -> None:
+    """Vertex AI's rawPredict paths, driven by the SDK's own AnthropicVertex client."""
+    mock, server = mock_anthropic
+    vertex = anthropic.AnthropicVertex(
+        region="us-east5",
+        project_id="proj-mock",
+        access_token=PROVIDER_KEY,
+        base_url=server.url + "/v1",
+        max_retries=0,
+    )
+    msg = vertex.messages.create(
+        model="claude-sonnet-4-5@20250929",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hi vertex"}],
+    )
+    assert msg.content[0].text == "echo: hi vertex"
+    base = "/v1/projects/proj-mock/locations/us-east5/publishers/anthropic/models/"
+    assert mock.requests[-1]["path"] == base + "claude-sonnet-4-5@20250929:rawPredict"
+    assert "model" not in mock.requests[-1]["json"]
+    with vertex.messages.stream(
+        model="claude-sonnet-4-5@20250929",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "stream vertex"}],
+    ) as stream:
+        assert "".join(stream.text_stream) == "echo: stream vertex"
+    assert mock.requests[-1]["path"].endswith(":streamRawPredict")
+    count = vertex.messages.count_tokens(
+        model="claude-sonnet-4-5@20250929", messages=[{"role": "user", "content": "a b"}]
+    )
+    assert count.input_tokens > 0
+    assert mock.requests[-1]["path"] == base + "count-tokens:rawPredict"
+    no_token = httpx.post(server.url + base + "claude-x:rawPredict", json={})
+    assert no_token.status_code == 401
+    assert no_token.json()["error"]["status"] == "UNAUTHENTICATED"  # Google's shape

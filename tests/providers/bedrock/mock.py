@@ -4,6 +4,8 @@
 ``POST /model/{modelId}/converse-stream`` answers ``application/vnd.amazon.eventstream``
 binary frames (messageStart, contentBlockStart/Delta/Stop, messageStop, metadata), each
 with its CRCs. Errors are ``{"message": ...}`` with the ``x-amzn-ErrorType`` header.
+``/invoke`` and ``/invoke-with-response-stream`` serve Claude's Messages body
+(``mock_claude.py``).
 ``test_mock_sdk.py`` proves the format with the official boto3 client. ``POST
 /model/{modelId}/invoke`` answers the embedding models (``mock_invoke.py``).
 
@@ -110,6 +112,7 @@ class MockBedrock:
         app.router.add_post("/model/{model_id}/converse", self.converse)
         app.router.add_post("/model/{model_id}/converse-stream", self.converse)
         app.router.add_post("/model/{model_id}/invoke", self.invoke)
+        app.router.add_post("/model/{model_id}/invoke-with-response-stream", self.invoke)
         app.router.add_get("/foundation-models", self.foundation_models)
         return app
 
@@ -139,8 +142,10 @@ class MockBedrock:
         ]
         return web.json_response({"modelSummaries": summaries})
 
-    async def invoke(self, request: web.Request) -> web.Response:
-        """InvokeModel for the embedding models (tests.providers.bedrock.mock_invoke)."""
+    async def invoke(self, request: web.Request) -> web.StreamResponse:
+        """InvokeModel for the embedding models (tests.providers.bedrock.mock_invoke) and for
+        Claude (tests.providers.bedrock.mock_claude), streamed or not."""
+        from tests.providers.bedrock.mock_claude import invoke_claude
         from tests.providers.bedrock.mock_invoke import invoke_embeddings
 
         raw = await request.read()
@@ -164,6 +169,9 @@ class MockBedrock:
         if failure := re.match(r"error-(\d{3})", model):  # error-429-amazon.titan-...
             status = int(failure[1])
             return error_response(status, f"mock failure {status}")
+        if "anthropic.claude" in model:
+            stream = request.path.endswith("/invoke-with-response-stream")
+            return await invoke_claude(request, model, body, stream)
         return invoke_embeddings(model, body)
 
     # ------------------------------------------------------------ auth

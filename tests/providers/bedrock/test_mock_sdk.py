@@ -6,6 +6,8 @@ mock's signature check and its binary frames (CRCs included).
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import botocore.exceptions
 import pytest
@@ -131,3 +133,43 @@ def test_session_token_and_errors(mock_bedrock) -> None:
             modelId=MODEL, messages=[{"role": "assistant", "content": msgs[0]["content"]}]
         )
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+CLAUDE_BODY = {
+    "anthropic_version": "bedrock-2023-05-31",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "hello claude"}],
+}
+
+
+def test_invoke_claude_with_boto3(mock_bedrock) -> None:
+    """InvokeModel with Anthropic's Messages body: the answer is a Message."""
+    mock, upstream = mock_bedrock
+    rt = client(upstream.url)
+    r = rt.invoke_model(modelId="us." + MODEL, body=json.dumps(CLAUDE_BODY))
+    msg = json.loads(r["body"].read())
+    assert msg["type"] == "message"
+    assert msg["content"] == [{"type": "text", "text": "echo: hello claude"}]
+    assert mock.requests[-1]["raw_path"].endswith("/invoke")
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        rt.invoke_model(modelId=MODEL, body=json.dumps({**CLAUDE_BODY, "model": "x"}))
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_invoke_claude_stream_with_boto3(mock_bedrock) -> None:
+    """InvokeModelWithResponseStream: chunk frames, each a base64 Messages event."""
+    _, upstream = mock_bedrock
+    rt = client(upstream.url)
+    body = {**CLAUDE_BODY, "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}]}
+    body["messages"] = [{"role": "user", "content": 'call get_weather {"city": "Oslo"}'}]
+    r = rt.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(body))
+    events = [json.loads(e["chunk"]["bytes"]) for e in r["body"]]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert "amazon-bedrock-invocationMetrics" in events[-1]
+    args = "".join(
+        e["delta"]["partial_json"]
+        for e in events
+        if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"
+    )
+    assert json.loads(args) == {"city": "Oslo"}

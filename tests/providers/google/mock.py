@@ -17,6 +17,8 @@ Behaviour by model name:
                     the named allowed function or the first declared one
 ``json``            a JSON object text (``{"answer": ...}``)
 ``blocked``         ``promptFeedback.blockReason`` and no candidates
+any model           the last user text reads ``call <function> <json args>`` and that
+                    function is declared: one call of it (agent loops)
 ``truncated``       a stream that ends without a finishReason
 ``midstream-error`` one text event, then an error event
 """
@@ -27,6 +29,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+
+from tests.mock_openai import directive_line
 
 STATUS = {
     400: "INVALID_ARGUMENT",
@@ -162,6 +166,16 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
+def call_directive(body: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """``call <function> <json>`` naming a declared function: that functionCall."""
+    line = directive_line(text)
+    if line is None:
+        return None
+    name, _, args = line[5:].strip().partition(" ")
+    declared = {d["name"] for t in body.get("tools", []) for d in t.get("functionDeclarations", [])}
+    return {"name": name, "args": json.loads(args or "{}")} if name in declared else None
+
+
 def usage(prompt: int, completion: int) -> dict[str, int]:
     return {
         "promptTokenCount": prompt,
@@ -179,7 +193,10 @@ def answer_events(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     if model == "json":
         text = json.dumps({"answer": text})
     events: list[dict[str, Any]] = []
-    if model == "tools":
+    directive = call_directive(body, last_user_text(body))
+    if directive is not None:
+        events.append(candidates_event([[{"functionCall": directive}]] * n))
+    elif model == "tools":
         decls = body.get("tools", [{}])[0].get("functionDeclarations", [{"name": "none"}])
         fcc = body.get("toolConfig", {}).get("functionCallingConfig", {})
         name = (fcc.get("allowedFunctionNames") or [decls[0]["name"]])[0]

@@ -118,3 +118,16 @@ def test_vertex_sdk_generate_content_and_stream(
     assert text == "echo: a b"
     assert mock.last["path"] == path + ":streamGenerateContent"
     assert mock.last["query"] == {"alt": "sse"}
+
+
+def test_gemini_sdk_call_directive(mock_gemini: tuple[MockGemini, ServerThread]) -> None:
+    """Any model: ``call <function> <json>`` in the last user turn is answered with it."""
+    _, upstream = mock_gemini
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(name="lookup")])
+    client = gemini_sdk(upstream)
+    r = client.models.generate_content(
+        model="gemini-2.5-flash",
+        contents='call lookup {"q": "x"}',
+        config=types.GenerateContentConfig(tools=[tool]),
+    )
+    assert [(c.name, c.args) for c in r.function_calls or []] == [("lookup", {"q": "x"})]
