@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> web.Application:
         )
         try:
             await gateway.observability.startup()
+            await gateway.start_state()
             await startup_all(gateway.middlewares, gateway)
             for name in gateway.providers_named_in_settings():
                 warm = getattr(PROVIDERS[name], "warm", None)
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> web.Application:
         gateway.ready = False
         try:
             await shutdown_all(gateway.middlewares)
+            await gateway.stop_state()
             await gateway.observability.shutdown()
         finally:
             await session.close()
