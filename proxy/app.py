@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from proxy import __version__, httperrors
+from proxy.admin import add_routes as add_admin_routes
 from proxy.edge import JSON, handler, json_error
 from proxy.errors import GatewayError, NotFound
 from proxy.frontdoors import front_doors
@@ -113,4 +114,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", gateway.observability.metrics_handler)
     app.router.add_get("/ready", ready)
+    add_admin_routes(app, gateway)  # /admin, only with an admin key configured
     return app
