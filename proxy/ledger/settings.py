@@ -17,6 +17,8 @@ class LedgerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     batch_size: int = 500  # rows per insert
     flush_interval: float = 1.0  # seconds between writes when batches are not full
     queue_size: int = 200_000  # rows held while the database is unreachable
+    # on SIGTERM (after the drain): how long to keep retrying a database that fails
+    shutdown_timeout: float = 10.0
 
 
 def check(s: LedgerSettings) -> None:

@@ -42,7 +42,7 @@ def row_of(ctx: RequestContext, status: int, error: str | None) -> Row:
         policy.name if policy is not None else ctx.principal,
         policy.team if policy is not None else None,
         ctx.provider,
-        ctx.model[:256] if ctx.model else None,  # a client's string: bounded
+        _model(ctx.model),
         ctx.endpoint,
         int(ctx.stream),
         status,
@@ -54,6 +54,16 @@ def row_of(ctx: RequestContext, status: int, error: str | None) -> Row:
         round(ctx.elapsed_ms(), 3),
         int(ctx.usage_estimated),
     )
+
+
+def _model(model: str | None) -> str | None:
+    """The model without a ``@slug/`` (a request refused before routing still has it),
+    bounded: it is a client's string."""
+    if not model:
+        return None
+    if model.startswith("@"):
+        model = model.partition("/")[2] or model
+    return model[:256]
 
 
 class LedgerWriter:
@@ -90,8 +100,11 @@ class LedgerWriter:
         try:
             await self.store.open()
         except Exception as exc:
-            log.error("ledger database unavailable; rows are kept and retried",
-                      at=self.store.where, error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+            log.error(
+                "ledger database unavailable; rows are kept and retried",
+                at=self.store.where,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
             return False
         self.opened = True
         return True
@@ -117,23 +130,26 @@ class LedgerWriter:
             try:
                 await self.store.insert(batch)
             except Exception as exc:
-                log.error("ledger write failed; rows are kept and retried",
-                          at=self.store.where, rows=len(self.rows),
-                          error=f"{type(exc).__name__}: {exc}"[:300])  # fmt: skip
+                log.error(
+                    "ledger write failed; rows are kept and retried",
+                    at=self.store.where,
+                    rows=len(self.rows),
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
                 return False
             for _ in batch:
                 self.rows.popleft()
         return True
 
-    async def stop(self, within: float = 10.0) -> None:
-        """Write what is queued (retrying for up to ``within`` seconds), then close."""
+    async def stop(self) -> None:
+        """Write what is queued (retrying for up to ``shutdown_timeout``), then close."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if await self.flush():
+        deadline = time.monotonic() + self.settings.shutdown_timeout
+        while True:
+            if await self.flush() or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.5)
         if self.rows:

@@ -25,8 +25,13 @@ def test_headers_on_every_answer_replace_the_providers(make_gateway) -> None:
             "object": "chat.completion",
             "created": 1,
             "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                         "finish_reason": "stop"}],  # fmt: skip
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "hi"},
+                    "finish_reason": "stop",
+                }
+            ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
         }
         headers = {"x-ratelimit-limit-requests": "10000", "x-ratelimit-remaining-tokens": "1"}
@@ -105,7 +110,7 @@ def test_budget_exceeded_names_the_period_and_the_sdk_does_not_retry(
         c.chat.completions.create(model="@main/gpt-4o-mini", messages=MSG, max_tokens=1000)
     body = info.value.body
     assert body["code"] == "budget_exceeded"  # type: ignore[index]
-    bucket, ends = period_bucket("day", time.time())
+    bucket, _ = period_bucket("day", time.time())
     assert "per day" in body["message"] and "resets at" in body["message"]  # type: ignore[index]
     h = info.value.response.headers
     assert h["x-should-retry"] == "false" and int(h["retry-after"]) > 0
@@ -114,10 +119,8 @@ def test_budget_exceeded_names_the_period_and_the_sdk_does_not_retry(
     assert 0 < spent < 100  # the real cost of the first answer, not its estimate
 
 
-def test_streams_settle_to_real_usage_and_cancelled_ones_release(
-    make_gateway, mock_openai
-) -> None:
-    mock, upstream = mock_openai
+def test_streams_settle_to_real_usage_and_cancelled_ones_release(make_gateway, mock_openai) -> None:
+    _, upstream = mock_openai
     keys = [{"key": KEY, "name": "app", "tpm": 100_000, "max_parallel": 1}]
     gw = make_gateway(settings(upstream.url, keys))
     c = client(gw, KEY)
@@ -136,8 +139,12 @@ def test_streams_settle_to_real_usage_and_cancelled_ones_release(
     # a client that hangs up mid-stream: its lease is released, its tokens estimated
     with httpx.Client(timeout=10) as h:
         body = {"model": "@main/slow-stream", "messages": MSG, "stream": True}
-        with h.stream("POST", gw.url + "/v1/chat/completions", json=body,
-                      headers={"authorization": f"Bearer {KEY}"}) as resp:  # fmt: skip
+        with h.stream(
+            "POST",
+            gw.url + "/v1/chat/completions",
+            json=body,
+            headers={"authorization": f"Bearer {KEY}"},
+        ) as resp:
             assert resp.status_code == 200
             for line in resp.iter_lines():
                 if "tok3" in line:
@@ -150,7 +157,7 @@ def test_streams_settle_to_real_usage_and_cancelled_ones_release(
 
 
 def test_upstream_failure_counts_the_request_but_no_tokens(make_gateway, mock_openai) -> None:
-    mock, upstream = mock_openai
+    _, upstream = mock_openai
     keys = [{"key": KEY, "name": "app", "rpm": 10, "tpm": 100_000, "max_parallel": 2}]
     gw = make_gateway(settings(upstream.url, keys))
     with pytest.raises(openai.InternalServerError):
@@ -176,9 +183,7 @@ def test_a_key_that_fails_open_or_closed_when_redis_is_down(make_gateway, mock_o
     with pytest.raises(openai.RateLimitError):  # ... and still limited
         c.chat.completions.create(model="@main/gpt-4o-mini", messages=MSG)
     with pytest.raises(openai.InternalServerError) as info:
-        client(gw, "gw-closed-key").chat.completions.create(
-            model="@main/gpt-4o-mini", messages=MSG
-        )
+        client(gw, "gw-closed-key").chat.completions.create(model="@main/gpt-4o-mini", messages=MSG)
     assert info.value.status_code == 503
     assert info.value.body["code"] == "limiter_unavailable"  # type: ignore[index]
     assert mock.calls == 1
