@@ -1,6 +1,6 @@
 """One way to open the Redis client of a feature that must not stall requests.
 
-Short socket timeouts, no retries (the caller decides what an outage means), and a
+Short timeouts, no retries (the caller decides what an outage means), and a
 blocking pool: under a burst, requests wait briefly for a connection instead of failing
 (redis-py's default pool raises past 100 connections).
 """
@@ -12,7 +12,10 @@ from typing import Any
 POOL_SIZE = 64
 
 
-def make_client(url: str, timeout: float) -> Any:
+def make_client(url: str, timeout: float, connect_timeout: float | None = None) -> Any:
+    """``timeout``: per call; ``connect_timeout`` (default: the same) to open a connection:
+    a dead host is found out fast, while a busy event loop reading a live one is not
+    mistaken for an outage."""
     import redis.asyncio as aioredis  # optional dependency: the `redis` extra
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -22,7 +25,7 @@ def make_client(url: str, timeout: float) -> Any:
         max_connections=POOL_SIZE,
         timeout=max(1.0, timeout * 4),  # waiting for a free connection
         socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_connect_timeout=connect_timeout or timeout,
         retry=Retry(NoBackoff(), 0),
         retry_on_timeout=False,
         health_check_interval=0,

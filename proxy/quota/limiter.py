@@ -117,7 +117,12 @@ class Snapshot:
 
 
 class LimiterDown(Exception):
-    """The shared store cannot be reached (the caller applies the key's ``redis_down``)."""
+    """The shared store cannot be reached (the caller applies the key's ``redis_down``).
+    ``maybe_done``: the call timed out, so the store may have run it all the same."""
+
+    def __init__(self, message: str, maybe_done: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
 
 
 class Limiter(Protocol):

@@ -13,7 +13,7 @@ from proxy.quota.limiter import Ask, Decision, Failed, Snapshot
 
 
 class _Key:
-    __slots__ = ("budgets", "leases", "requests", "tokens", "total")
+    __slots__ = ("budgets", "held", "leases", "requests", "tokens", "total")
 
     def __init__(self) -> None:
         self.requests: deque[int] = deque()  # ms times, oldest first
@@ -21,6 +21,7 @@ class _Key:
         self.total = 0
         self.leases: dict[str, int] = {}  # rid -> expiry (ms)
         self.budgets: dict[str, tuple[int, float | None]] = {}  # bucket -> (micros, expiry)
+        self.held: dict[str, tuple[int, int]] = {}  # open reservations: rid -> (micros, until)
 
 
 def _now_ms() -> int:
@@ -54,6 +55,9 @@ class MemoryLimiter:
         if k.leases:
             for rid in [r for r, exp in k.leases.items() if exp <= now]:
                 del k.leases[rid]
+        if len(k.held) > 1000:  # reservations nobody settled (a bug): forgotten in time
+            for rid in [r for r, (_, until) in k.held.items() if until <= now]:
+                del k.held[rid]
 
     def _spent(self, k: _Key, bucket: str) -> int:
         found = k.budgets.get(bucket)
@@ -93,6 +97,8 @@ class MemoryLimiter:
             spent += ask.micros
             expiry = time.time() + ask.bucket_ttl if ask.bucket_ttl else None
             k.budgets[ask.bucket] = (spent, expiry)
+        if ask.tpm or ask.parallel or ask.budget >= 0:
+            k.held[ask.rid] = (ask.micros, now + win + self.lease_ms)
         return Decision(
             None,
             max(0, ask.rpm - len(k.requests)),
@@ -115,17 +121,18 @@ class MemoryLimiter:
 
     async def settle(self, ask: Ask, tokens: int, micros: int) -> None:
         k = self.keys.get(ask.key)
-        if k is None:
+        held = k.held.pop(ask.rid, None) if k is not None else None
+        if k is None or held is None:  # never reserved here, or settled already
             return
         found = k.tokens.get(ask.rid)
         if found is not None:  # still in the window: the estimate becomes the real count
             k.tokens[ask.rid] = (found[0], tokens)
             k.total = max(0, k.total + tokens - found[1])
         k.leases.pop(ask.rid, None)
-        if ask.budget >= 0 and micros != ask.micros:
+        if ask.budget >= 0 and micros != held[0]:
             entry = k.budgets.get(ask.bucket)
             if entry is not None:
-                k.budgets[ask.bucket] = (max(0, entry[0] + micros - ask.micros), entry[1])
+                k.budgets[ask.bucket] = (max(0, entry[0] + micros - held[0]), entry[1])
 
     async def snapshot(self, key: str, bucket: str) -> Snapshot:
         k = self._key(key)

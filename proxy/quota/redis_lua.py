@@ -17,7 +17,7 @@ from proxy.quota.limiter import Ask, Decision, Failed, LimiterDown, Snapshot
 from proxy.redisclient import make_client
 
 # KEYS: 1 requests zset, 2 tokens zset, 3 token amounts hash, 4 token total, 5 leases zset,
-#       6 budget bucket
+#       6 budget bucket, 7 open reservations hash (rid -> micros reserved: what settle undoes)
 # ARGV: 1 rid, 2 rpm, 3 tpm, 4 parallel, 5 budget (-1 none), 6 tokens, 7 micros,
 #       8 window ms, 9 lease ms, 10 bucket ttl s (0: none)
 # -> {failed ('' ok), requests remaining, requests reset ms, tokens remaining,
@@ -111,12 +111,20 @@ if budget >= 0 then
   spent = redis.call('INCRBY', KEYS[6], cost)
   if ttl > 0 then redis.call('EXPIRE', KEYS[6], ttl) end
 end
+if tpm > 0 or par > 0 or budget >= 0 then
+  redis.call('HSET', KEYS[7], rid, cost)
+  redis.call('PEXPIRE', KEYS[7], win + lease)
+end
 return {'', math.max(0, rpm - nreq), rreset, math.max(0, tpm - total), treset, 0, spent}
 """
 
-# KEYS as above; ARGV: 1 rid, 2 real tokens, 3 cost change (micros), 4 bucket ttl s
+# KEYS as above; ARGV: 1 rid, 2 real tokens, 3 real cost (micros). Only a reservation
+# this store holds is settled, once: settling again, or one never made here, does nothing.
 _SETTLE = """
 local rid = ARGV[1]
+local held = redis.call('HGET', KEYS[7], rid)
+if not held then return 0 end
+redis.call('HDEL', KEYS[7], rid)
 local old = redis.call('HGET', KEYS[3], rid)
 if old then
   local new = tonumber(ARGV[2])
@@ -126,7 +134,7 @@ if old then
   redis.call('SET', KEYS[4], total, 'KEEPTTL')
 end
 redis.call('ZREM', KEYS[5], rid)
-local d = tonumber(ARGV[3])
+local d = tonumber(ARGV[3]) - tonumber(held)
 if d ~= 0 and redis.call('EXISTS', KEYS[6]) == 1 then
   if redis.call('INCRBY', KEYS[6], d) < 0 then redis.call('SET', KEYS[6], 0, 'KEEPTTL') end
 end
@@ -146,7 +154,7 @@ return cur
 """
 
 BACKOFF_SECONDS = 1.0
-_SUFFIXES = ("rq", "tk", "ta", "tt", "pl")
+_SUFFIXES = ("rq", "tk", "ta", "tt", "pl")  # then the budget bucket, then "rv"
 
 
 class RedisLimiter:
@@ -157,13 +165,14 @@ class RedisLimiter:
         timeout: float,
         window_ms: int = 60_000,
         lease_ms: int = 900_000,
+        connect_timeout: float | None = None,
     ) -> None:
         self.window_ms = window_ms
         self.lease_ms = lease_ms
         self.prefix = prefix + "q:"
         parts = urlsplit(url)
         self.where = f"{parts.hostname}:{parts.port or 6379}"  # for logs: never the password
-        self.client: Any = make_client(url, timeout)
+        self.client: Any = make_client(url, timeout, connect_timeout)
         self._reserve = self.client.register_script(_RESERVE)
         self._settle = self.client.register_script(_SETTLE)
         self._raise = self.client.register_script(_RAISE)
@@ -171,10 +180,11 @@ class RedisLimiter:
 
     def keys(self, key: str, bucket: str) -> list[str]:
         base = f"{self.prefix}{{{key}}}:"
-        return [base + s for s in _SUFFIXES] + [base + "b:" + bucket]
+        return [base + s for s in _SUFFIXES] + [base + "b:" + bucket, base + "rv"]
 
     async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         from redis.exceptions import RedisError
+        from redis.exceptions import TimeoutError as RedisTimeout
 
         if time.monotonic() < self._down_until:
             raise LimiterDown(f"redis at {self.where} failed less than a second ago")
@@ -182,7 +192,8 @@ class RedisLimiter:
             return await script(keys=keys, args=args)
         except (RedisError, OSError, TimeoutError) as exc:
             self._down_until = time.monotonic() + BACKOFF_SECONDS
-            raise LimiterDown(f"redis at {self.where}: {type(exc).__name__}") from None
+            maybe = isinstance(exc, (TimeoutError, RedisTimeout))
+            raise LimiterDown(f"redis at {self.where}: {type(exc).__name__}", maybe) from None
 
     async def reserve(self, ask: Ask) -> Decision:
         args = [
@@ -203,8 +214,7 @@ class RedisLimiter:
         return Decision(what, int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
 
     async def settle(self, ask: Ask, tokens: int, micros: int) -> None:
-        delta = micros - ask.micros if ask.budget >= 0 else 0
-        args = [ask.rid, tokens, delta, ask.bucket_ttl]
+        args = [ask.rid, tokens, micros if ask.budget >= 0 else 0]
         await self._run(self._settle, self.keys(ask.key, ask.bucket), args)
 
     async def snapshot(self, key: str, bucket: str) -> Snapshot:

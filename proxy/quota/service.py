@@ -36,6 +36,11 @@ _LOUD_EVERY = 5.0  # seconds between "limiter store down" errors in the log
 _SETTLE_TRIES = 3
 
 
+def read_timeout(redis: RedisSettings) -> float:
+    """Seconds to wait for a reply from Redis (connects keep ``redis.timeout``)."""
+    return max(1.0, 4 * redis.timeout)
+
+
 class Lease:
     """One granted reservation, open until settled."""
 
@@ -64,10 +69,15 @@ class Quota:
         if redis.url is not None:
             from proxy.quota.redis_lua import RedisLimiter
 
-            self.limiter = RedisLimiter(redis.url, redis.prefix, redis.timeout, window, lease)
+            # a reply may be slow to be read when this process is saturated: reads get more
+            # time than connects, so a busy event loop is not taken for a Redis outage
+            self.limiter = RedisLimiter(
+                redis.url, redis.prefix, read_timeout(redis), window, lease, redis.timeout
+            )
         self.limits = limits
         self.open: dict[int, Lease] = {}  # id(lease) -> lease, until settled
         self.local_asks: set[str] = set()  # rids counted locally while the store was down
+        self.maybe_shared: set[str] = set()  # ... whose reservation timed out: maybe made
         self.tasks: set[asyncio.Task[None]] = set()
         self._loud = 0.0
         self._sweeper: asyncio.Task[None] | None = None
@@ -125,7 +135,7 @@ class Quota:
         try:
             decision = await self.limiter.reserve(ask)
         except LimiterDown as exc:
-            decision = await self._down(policy, ask, str(exc))
+            decision = await self._down(policy, ask, exc)
         if not decision.ok:
             ends = None
             if decision.failed == "budget":
@@ -135,7 +145,8 @@ class Quota:
         self.open[id(lease)] = lease
         return decision, lease
 
-    async def _down(self, policy: KeyPolicy, ask: Ask, why: str) -> Decision:
+    async def _down(self, policy: KeyPolicy, ask: Ask, exc: LimiterDown) -> Decision:
+        why = str(exc)
         now = time.monotonic()
         if now - self._loud >= _LOUD_EVERY:
             self._loud = now
@@ -152,6 +163,8 @@ class Quota:
                 headers={"retry-after": "1"},
             )
         self.local_asks.add(ask.rid)
+        if exc.maybe_done:
+            self.maybe_shared.add(ask.rid)
         return await self.local.reserve(ask)
 
     def _settle(self, lease: Lease, tokens: int, micros: int) -> None:
@@ -164,7 +177,10 @@ class Quota:
         if ask.rid in self.local_asks:
             self.local_asks.discard(ask.rid)
             await self.local.settle(ask, tokens, micros)
-            return
+            if ask.rid not in self.maybe_shared:
+                return
+            # the store may hold this reservation too: settling it there is a no-op if not
+            self.maybe_shared.discard(ask.rid)
         for attempt in range(_SETTLE_TRIES):
             try:
                 await self.limiter.settle(ask, tokens, micros)

@@ -129,3 +129,14 @@ async def test_settle_twice_or_unknown_is_harmless(limiter: Limiter, n: int) -> 
     await limiter.settle(ask("k", tpm=100), 50, 0)  # never reserved
     snap = await limiter.snapshot("k", "total")
     assert (snap.requests, snap.tokens, snap.in_flight) == (1, 7, 0)
+
+
+async def test_a_settle_only_undoes_a_reservation_it_holds(limiter: Limiter) -> None:
+    """Settling twice, or an ask the store never reserved (a timed-out call), changes
+    nothing: no counter inflates, none goes below what was really reserved."""
+    a = ask("k", budget=1000, micros=300, bucket="total")
+    assert (await limiter.reserve(a)).ok
+    await limiter.settle(a, 0, 100)
+    await limiter.settle(a, 0, 0)
+    await limiter.settle(ask("k", budget=1000, micros=900, bucket="total"), 0, 0)
+    assert (await limiter.snapshot("k", "total")).spent_micros == 100
