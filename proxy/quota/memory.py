@@ -120,6 +120,9 @@ class MemoryLimiter:
         return self.window_ms
 
     async def settle(self, ask: Ask, tokens: int, micros: int) -> None:
+        self.settle_now(ask, tokens, micros)
+
+    def settle_now(self, ask: Ask, tokens: int, micros: int) -> None:
         k = self.keys.get(ask.key)
         held = k.held.pop(ask.rid, None) if k is not None else None
         if k is None or held is None:  # never reserved here, or settled already

@@ -25,7 +25,7 @@ from proxy.errors import GatewayError
 from proxy.quota.headers import refusal
 from proxy.quota.limiter import Ask, Decision, Limiter, LimiterDown
 from proxy.quota.memory import MemoryLimiter
-from proxy.quota.policy import KeyPolicy, period_bucket
+from proxy.quota.policy import KeyPolicy, Period, period_bucket
 from proxy.quota.settings import LimitsSettings
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ class Quota:
         self.local_asks: set[str] = set()  # rids counted locally while the store was down
         self.maybe_shared: set[str] = set()  # ... whose reservation timed out: maybe made
         self.tasks: set[asyncio.Task[None]] = set()
+        self._buckets: dict[str, tuple[str, float]] = {}  # period -> (bucket, ends)
         self._loud = 0.0
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -110,13 +111,22 @@ class Quota:
 
     # ------------------------------------------------------------------ per request
 
+    def _bucket(self, period: Period, now: float) -> tuple[str, int]:
+        """(bucket id, seconds its counter is kept), computed once per bucket."""
+        found = self._buckets.get(period)
+        if found is not None and now < found[1]:
+            return found[0], math.ceil(found[1] - now) + 86400
+        bucket, ends = period_bucket(period, now)
+        if ends is None:
+            return bucket, 0
+        self._buckets[period] = (bucket, ends)
+        # kept a day past its period: late settles still land
+        return bucket, math.ceil(ends - now) + 86400
+
     def ask(self, policy: KeyPolicy, rid: str, tokens: int, micros: int) -> Ask:
-        bucket, ends = "total", None
-        ttl = 0
+        bucket, ttl = "total", 0
         if policy.budget_micros >= 0:
-            bucket, ends = period_bucket(policy.budget_period, time.time())
-            if ends is not None:  # kept a day past its period: late settles still land
-                ttl = math.ceil(ends - time.time()) + 86400
+            bucket, ttl = self._bucket(policy.budget_period, time.time())
         return Ask(
             policy.id,
             rid,
@@ -169,6 +179,9 @@ class Quota:
 
     def _settle(self, lease: Lease, tokens: int, micros: int) -> None:
         self.open.pop(id(lease), None)
+        if self.limiter is self.local:  # in process: done now, no task needed
+            self.local.settle_now(lease.ask, tokens, micros)
+            return
         task = asyncio.get_running_loop().create_task(self._settle_task(lease.ask, tokens, micros))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
