@@ -85,7 +85,8 @@ class KeyStore:
         if redis_url is not None:
             from proxy.redisclient import make_client
 
-            self.client = make_client(redis_url, max(1.0, 4 * timeout), timeout)
+            wait = max(1.0, 4 * timeout)  # as the limiter: a busy process is not an outage
+            self.client = make_client(redis_url, wait, wait)
             self._find = self.client.register_script(_FIND)
         self.k_rec = prefix + "{keys}:rec"
         self.k_dig = prefix + "{keys}:dig"

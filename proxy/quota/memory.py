@@ -150,6 +150,9 @@ class MemoryLimiter:
             return micros
         return current
 
+    async def warm(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None
 

@@ -9,9 +9,12 @@ no time per request while the caller applies the key's ``redis_down`` choice).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+import structlog
 
 from proxy.quota.limiter import Ask, Decision, Failed, LimiterDown, Snapshot
 from proxy.redisclient import make_client
@@ -154,6 +157,7 @@ return cur
 """
 
 BACKOFF_SECONDS = 1.0
+log = structlog.get_logger("gateway.quota")
 _SUFFIXES = ("rq", "tk", "ta", "tt", "pl")  # then the budget bucket, then "rv"
 
 
@@ -236,6 +240,20 @@ class RedisLimiter:
     async def raise_spent(self, key: str, bucket: str, micros: int, ttl: int) -> int:
         k = self.keys(key, bucket)[5]
         return int(await self._run(self._raise, [k], [micros, ttl]))
+
+    async def warm(self, connections: int = 8) -> None:
+        """Open a few pooled connections and load the scripts before traffic: a burst on
+        a cold process would otherwise open dozens at once."""
+        from redis.exceptions import RedisError
+
+        try:
+            await asyncio.gather(*(self.client.ping() for _ in range(connections)))
+            await self.client.script_load(_RESERVE)
+            await self.client.script_load(_SETTLE)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning(
+                "limiter store not reachable at start-up", at=self.where, error=type(exc).__name__
+            )
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -37,7 +37,7 @@ _SETTLE_TRIES = 3
 
 
 def read_timeout(redis: RedisSettings) -> float:
-    """Seconds to wait for a reply from Redis (connects keep ``redis.timeout``)."""
+    """Seconds the limiter and the key store wait on Redis."""
     return max(1.0, 4 * redis.timeout)
 
 
@@ -69,11 +69,10 @@ class Quota:
         if redis.url is not None:
             from proxy.quota.redis_lua import RedisLimiter
 
-            # a reply may be slow to be read when this process is saturated: reads get more
-            # time than connects, so a busy event loop is not taken for a Redis outage
-            self.limiter = RedisLimiter(
-                redis.url, redis.prefix, read_timeout(redis), window, lease, redis.timeout
-            )
+            # a saturated process reads replies (and finishes connects) late: that must not
+            # be taken for an outage (a dead Redis refuses connections at once anyway)
+            wait = read_timeout(redis)
+            self.limiter = RedisLimiter(redis.url, redis.prefix, wait, window, lease, wait)
         self.limits = limits
         self.open: dict[int, Lease] = {}  # id(lease) -> lease, until settled
         self.local_asks: set[str] = set()  # rids counted locally while the store was down
@@ -86,6 +85,7 @@ class Quota:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        await self.limiter.warm()
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def stop(self, within: float = 10.0) -> None:

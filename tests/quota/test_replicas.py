@@ -128,12 +128,23 @@ async def _one(c: openai.AsyncOpenAI, stream: bool, model: str = "gpt-4o-mini") 
 
 async def _burst(pair: Pair, key: str, n: int, model: str = "gpt-4o-mini") -> list[Any]:
     """``n`` concurrent requests over both processes, every other one streamed. With
-    ``model="hang"`` the granted ones wait upstream until the client gives up (1 s): every
+    ``model="hang"`` the granted ones wait upstream (the mock never answers) until every
+    request is decided (refused, or arrived at the mock), then the clients hang up: every
     reservation is made before any is settled, and then each is released."""
-    timeout = 1.0 if model == "hang" else 30.0
-    clients = [pair.client(0, key, timeout), pair.client(1, key, timeout)]
+    clients = [pair.client(0, key), pair.client(1, key)]
+    hung = sum(r["json"].get("model") == "hang" for r in list(pair.mock.requests))
     try:
-        return await asyncio.gather(*(_one(clients[i % 2], i % 2 == 0, model) for i in range(n)))
+        tasks = [asyncio.create_task(_one(clients[i % 2], i % 2 == 0, model)) for i in range(n)]
+        deadline = time.monotonic() + 30
+        while model == "hang" and time.monotonic() < deadline:
+            arrived = sum(r["json"].get("model") == "hang" for r in list(pair.mock.requests))
+            if sum(t.done() for t in tasks) + arrived - hung >= n:
+                break
+            await asyncio.sleep(0.02)
+        if model == "hang":
+            for t in tasks:
+                t.cancel()  # the client hangs up: its reservation must be released
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
     finally:
         for c in clients:
             await c.close()
