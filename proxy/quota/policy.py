@@ -53,6 +53,9 @@ class GatewayKeyEntry(Limits, forbid_unknown_fields=True, kw_only=True):
     key: str
     name: str = "default"
 
+    def __repr__(self) -> str:  # the secret never reaches a log line or a traceback
+        return f"GatewayKeyEntry(name={self.name!r}, key=***)"
+
     def entry(self) -> KeyEntry:
         return KeyEntry(self.key, self.name)
 
