@@ -36,8 +36,9 @@ __all__ = ["RouterMiddleware", "RouterOptions", "apply_overrides"]
 
 
 class BreakerStoreOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    store: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # None: Redis when the settings' top-level redis.url is set, else memory
+    store: Literal["memory", "redis"] | None = None
+    redis_url: str | None = None  # None: the top-level redis.url, else 127.0.0.1
     key_prefix: str = "llm-gateway:cb:"
 
 
@@ -62,10 +63,12 @@ class RouterMiddleware:
         self.gw = gateway
         cb = self.options.circuit_breaker
         store: BreakerStore
-        if cb.store == "redis":
+        shared = gateway.settings.redis.url  # the replicas' shared state, unless overridden
+        if cb.store == "redis" or (cb.store is None and shared):
             from proxy.routing.breaker_redis import RedisBreakerStore
 
-            store = RedisBreakerStore(cb.redis_url, cb.key_prefix)
+            url = cb.redis_url or shared or "redis://127.0.0.1:6379/0"
+            store = RedisBreakerStore(url, cb.key_prefix)
         else:
             store = MemoryBreakerStore()
         self.engine = Engine(

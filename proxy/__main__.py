@@ -1,6 +1,8 @@
 """``python -m proxy`` / ``llm-gateway``: run the gateway.
 
     python -m proxy [--config settings.yaml] [--host H] [--port P] [--workers N]
+    python -m proxy spend [--group-by key|team|model|provider] [--from D] [--to D]
+    python -m proxy budgets rebuild
 
 With ``--workers N`` > 1, N processes share the port through SO_REUSEPORT; the parent only
 supervises them (restarts a crashed worker, forwards SIGTERM for a graceful drain).
@@ -77,8 +79,9 @@ async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:
         loop.add_signal_handler(sig, on_signal, int(sig))
     try:
         await site.start()
-        log.info("starting", version=__version__, host=s.host, port=s.port, pid=os.getpid(),
-                 uvloop=uv)  # fmt: skip
+        log.info(
+            "starting", version=__version__, host=s.host, port=s.port, pid=os.getpid(), uvloop=uv
+        )
         received = await got
         app[GATEWAY].ready = False
         if received == signal.SIGTERM and s.drain_delay > 0:
@@ -159,6 +162,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("spend", "budgets"):  # the ledger's commands (docs/keys.md)
+        from proxy.ledger.cli import main as ledger_main
+
+        return ledger_main(argv)
     args = parse_args(argv)
     try:
         settings = dev_defaults(load_settings(args.config), args.config)

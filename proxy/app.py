@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from proxy import __version__, httperrors
+from proxy.admin import add_routes as add_admin_routes
 from proxy.console import routes as console_routes
 from proxy.edge import JSON, handler, json_error
 from proxy.errors import GatewayError, NotFound
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
         )
         try:
             await gateway.observability.startup()
+            await gateway.start_state()
             await startup_all(gateway.middlewares, gateway)
             for name in gateway.providers_named_in_settings():
                 warm = getattr(PROVIDERS[name], "warm", None)
@@ -97,6 +99,7 @@ def create_app(settings: Settings) -> web.Application:
             await shutdown_all(gateway.middlewares)
             for door in doors:
                 await door.shutdown()
+            await gateway.stop_state()
             await gateway.observability.shutdown()
         finally:
             await session.close()
@@ -114,5 +117,6 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", gateway.observability.metrics_handler)
     app.router.add_get("/ready", ready)
+    add_admin_routes(app, gateway)  # /admin, only with an admin key configured
     console_routes.setup(app, gateway)  # /console, when settings turn it on
     return app

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from multidict import CIMultiDictProxy
 
     from proxy.gateway import Gateway
+    from proxy.quota.policy import KeyPolicy
     from proxy.reply import Reply
     from proxy.routing.config import GatewayConfig
     from proxy.target import Target
@@ -65,6 +66,7 @@ class RequestContext:
         "metadata",
         "model",
         "overhead_ms",
+        "policy",
         "principal",
         "provider",
         "reads_reply",
@@ -107,6 +109,9 @@ class RequestContext:
         self.metadata: dict[str, Any] = {}
         self.principal: str | None = None  # gateway key name when auth is on
         self.auth_header: str | None = None  # header that carried the gateway key
+        # the gateway key's policy (limits, team, allowed targets): the terminal step
+        # checks each attempt's target against it, the ledger records its key and team
+        self.policy: KeyPolicy | None = None
         self._config: GatewayConfig | object | None = _UNRESOLVED
         self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None

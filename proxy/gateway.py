@@ -12,9 +12,12 @@ from proxy.console.hub import Console
 from proxy.errors import GatewayError
 from proxy.frontdoors import ENDPOINTS
 from proxy.hostpolicy import HostPolicy
+from proxy.keystore import KeyStore
+from proxy.ledger.writer import LedgerWriter
 from proxy.observability.observer import Observability
 from proxy.pipeline import Next, SettingsError, applies, instantiate
 from proxy.providers import PROVIDERS, canonical
+from proxy.quota.service import Quota
 from proxy.routing.config import ConfigNode, parse_config
 from proxy.settings import Settings
 
@@ -38,6 +41,13 @@ class Gateway:
             self.admin = AdminAuth(settings.admin)
         except ValueError as exc:
             raise SettingsError(f"admin.keys: {exc}") from None
+        # gateway keys made at run time, the limiter and the ledger: shared by every
+        # replica through settings.redis / settings.ledger (docs/keys.md)
+        r = settings.redis
+        self.keys = KeyStore(r.url, r.prefix, r.timeout, settings.limits.key_cache_seconds)
+        self.quota = Quota(settings.limits, r)
+        if settings.ledger.url is not None:
+            self.observability.ledger = LedgerWriter(settings.ledger)
         for slug, prov in settings.providers.items():
             if canonical(prov.provider) not in PROVIDERS:
                 raise SettingsError(
@@ -61,6 +71,14 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self.ready = False
         self.chains: dict[str, Next] = {}
+
+    async def start_state(self) -> None:
+        await self.quota.start()
+
+    async def stop_state(self) -> None:
+        """After the drain: open reservations settled, then the stores closed."""
+        await self.quota.stop()
+        await self.keys.close()
 
     def providers_named_in_settings(self) -> set[str]:
         """Providers the settings use (entries and configs): their adapters are warmed."""

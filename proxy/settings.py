@@ -17,8 +17,12 @@ import msgspec
 from proxy.errors import validation_where
 from proxy.frontdoors.responses.settings import ResponsesSettings, choose_store
 from proxy.keys import KeyEntry
+from proxy.ledger import settings as ledger_settings
+from proxy.ledger.settings import LedgerSettings
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
+from proxy.quota import settings as limits_settings
+from proxy.quota.settings import LimitsSettings
 from proxy.target import TargetFields
 
 DEFAULT_SETTINGS_ENV = "GATEWAY_SETTINGS"
@@ -146,6 +150,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
     # the store of translated Responses API answers: proxy/frontdoors/responses/settings.py
     responses: ResponsesSettings = msgspec.field(default_factory=ResponsesSettings)
+    # how gateway keys' rpm / tpm / max_parallel / budgets are counted (docs/keys.md)
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
+    # the spend ledger: one row per request, SQLite or PostgreSQL (docs/keys.md)
+    ledger: LedgerSettings = msgspec.field(default_factory=LedgerSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -162,6 +170,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
     "GATEWAY_OTEL_ENDPOINT": ("observability", "otel_endpoint", str),
     "GATEWAY_REDIS_URL": ("redis", "url", str),
+    "GATEWAY_LEDGER_URL": ("ledger", "url", str),
     "GATEWAY_CONSOLE": ("console", "enabled", lambda v: v.lower() in _TRUE),
     "GATEWAY_LOG_LEVEL": ("logging", "level", str.lower),
     "GATEWAY_LOG_FORMAT": ("logging", "format", str.lower),
@@ -272,6 +281,8 @@ def _check(s: Settings) -> None:
         raise SettingsError(f"default_config: no config with id {s.default_config!r}")
     try:
         choose_store(s.responses, s.redis.url, s.redis.timeout, s.redis.prefix)
+        limits_settings.check(s.limits)
+        ledger_settings.check(s.ledger)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 

@@ -145,3 +145,23 @@ def redis_url() -> str:
             pytest.fail("Redis on 127.0.0.1:6379 is required in CI and is not reachable")
         pytest.skip("no Redis on 127.0.0.1:6379")
     return REDIS_URL
+
+
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The shared PostgreSQL server (trust auth, database ``test``). In CI (CI=true) a
+    missing PostgreSQL fails the test, never skips it."""
+    import os
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            pass
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI and is not reachable")
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    return POSTGRES_DSN

@@ -37,9 +37,14 @@ HIT, MISS, REFRESH, DISABLED = "HIT", "MISS", "REFRESH", "DISABLED"
 SEMANTIC_HIT, SEMANTIC_MISS = "SEMANTIC HIT", "SEMANTIC MISS"
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
 class CacheOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    backend: Literal["memory", "redis"] = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # None: Redis when the settings' top-level redis.url is set (shared by every
+    # replica), else memory
+    backend: Literal["memory", "redis"] | None = None
+    redis_url: str | None = None  # None: the top-level redis.url, else DEFAULT_REDIS
     redis_prefix: str = "llmgw:cache:"
     redis_timeout: float = 0.25  # seconds per Redis call: an outage must not stall requests
     max_bytes: int = 64 * 1024 * 1024  # memory backend budget
@@ -102,18 +107,28 @@ class CacheMiddleware:
             )
 
         self._redis: RedisStore | None = None
-        if o.backend == "redis":
-            try:
-                from middleware.cache.redis_backend import RedisStore
-            except ImportError as exc:
-                raise ValueError(
-                    f"the redis backend needs redis-py ({exc}): pip install 'llm-gateway[redis]'"
-                ) from None
+        if o.backend == "redis" and o.redis_url is not None:
             # no connection yet (redis-py connects on first use): a bad URL fails here
-            self.store = self._redis = RedisStore(o.redis_url, o.redis_prefix, o.redis_timeout)
+            self._use_redis(o.redis_url)
+
+    def _use_redis(self, url: str) -> None:
+        o = self.options
+        try:
+            from middleware.cache.redis_backend import RedisStore
+        except ImportError as exc:
+            raise ValueError(
+                f"the redis backend needs redis-py ({exc}): pip install 'llm-gateway[redis]'"
+            ) from None
+        self.store = self._redis = RedisStore(url, o.redis_prefix, o.redis_timeout)
 
     async def startup(self, gateway: Gateway) -> None:
         o = self.options
+        shared = gateway.settings.redis.url  # the replicas' shared state, unless overridden
+        if self._redis is None and (o.backend == "redis" or (o.backend is None and shared)):
+            try:
+                self._use_redis(o.redis_url or shared or DEFAULT_REDIS)
+            except ValueError as exc:
+                raise SettingsError(f"cache options: {exc}") from None
         if self.embedder is None:
             return
         from middleware.cache.semantic import MemoryIndex, RedisIndex

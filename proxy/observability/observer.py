@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from proxy.context import RequestContext
+from proxy.ledger.writer import row_of
 from proxy.observability.pricing import PriceTable, cost_usd
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import Middleware, Next, SettingsError, build_chain
@@ -24,6 +25,7 @@ from proxy.schema import Usage
 
 if TYPE_CHECKING:
     from proxy.console.hub import Console
+    from proxy.ledger.writer import LedgerWriter
     from proxy.observability.audit import AuditSink
     from proxy.observability.metrics import Metrics
     from proxy.observability.tracing import Tracing
@@ -44,6 +46,8 @@ class Observability:
         self.metrics: Metrics | None = None
         self.tracing: Tracing | None = None
         self.audit: AuditSink | None = None
+        # the spend ledger (proxy/ledger/): one row per finished request, set by Gateway
+        self.ledger: LedgerWriter | None = None
         self.console: Console | None = None  # set by the Gateway when the console is on
         if s.metrics:
             try:
@@ -80,8 +84,12 @@ class Observability:
     async def startup(self) -> None:
         if self.audit is not None:
             await self.audit.start()
+        if self.ledger is not None:
+            await self.ledger.start()
 
     async def shutdown(self) -> None:
+        if self.ledger is not None:  # after the drain: every finished request is queued
+            await self.ledger.stop()
         if self.audit is not None:
             await self.audit.stop()
         if self.tracing is not None:
@@ -122,6 +130,8 @@ class Observability:
             self._record(m, ctx, status, error, ttfb)
         if self.audit is not None:
             self.audit.submit(self.audit_record(ctx, status, error, ttfb))
+        if self.ledger is not None:
+            self.ledger.submit(row_of(ctx, status, error))
         if self.console is not None:
             self.console.record(ctx, status, error, ttfb, answer)
 

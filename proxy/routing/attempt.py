@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.context import RequestContext
 from proxy.errors import GatewayError, UpstreamTimeout, UpstreamUnreachable
+from proxy.quota.policy import POLICY_CODES
 from proxy.reply import Chunk, Reply, StreamReply, aclose
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def moves_on(err: GatewayError, codes: list[int] | None) -> bool:
     """
     if err.status == GUARDRAIL_DENIED:
         return codes is not None and GUARDRAIL_DENIED in codes
+    if err.code in POLICY_CODES:  # the gateway key may not use this target: try the next
+        return True
     return codes is None or err.status in codes or is_transport(err)
 
 

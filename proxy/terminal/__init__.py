@@ -122,6 +122,8 @@ class Terminal:
                 return await door.upstream(ctx, None)
             raise GatewayError("no target was chosen for this request (router missing?)")
         bind(target, self.gw)  # whoever chose the target, nothing reaches an upstream unbound
+        if ctx.policy is not None:  # the gateway key's allowed providers / @slugs / models
+            ctx.policy.check_target(target.provider, target.slug, ctx.model)
         adapter = get_adapter(target.provider)
         try:
             return await door.upstream(ctx, Upstream(self, ctx, adapter, target))

@@ -1,0 +1,1 @@
+"""Gateway keys' limits: policies, the limiter (in process or Redis), headers, estimates."""
