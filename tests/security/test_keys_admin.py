@@ -172,4 +172,4 @@ def test_globs_cost_linear_time() -> None:
     for n in (30, 255, 256, 10_000):
         with pytest.raises(Exception, match="may not use model"):
             policy.check_target("openai", None, "a" * n)
-    assert time.perf_counter() - t0 < 0.5
+    assert time.perf_counter() - t0 < 2.0  # fnmatch-style backtracking would take hours

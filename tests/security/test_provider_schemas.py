@@ -60,7 +60,7 @@ def test_ref_expansion_is_bounded(gateway_process, gemini) -> None:
     assert err["code"] == "unsupported_schema"
     assert err["param"] == "response_format.json_schema.schema"
     assert "once its $refs are inlined" in err["message"]
-    assert seconds < 0.1 and slowest < 0.1
+    assert seconds < 1.0 and slowest < 1.0
     params = {"type": "object", "properties": {"x": {"$ref": "#/$defs/d0"}}}
     params["$defs"] = doubling(26)["$defs"]
     tools = [{"type": "function", "function": {"name": "f", "parameters": params}}]
