@@ -346,11 +346,11 @@ class GuardrailsMiddleware:
         sync = [g for g in guardrails if not g.is_async]
         detached = [g for g in guardrails if g.is_async]
         if detached:
-            doc = ResponseDocument(msgspec.json.decode(reply.completion.raw))
+            doc = ResponseDocument(msgspec.json.decode(reply.completion.chat_bytes()))
             self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
         if not sync:
             return None, []
-        body = msgspec.json.decode(reply.completion.raw)
+        body = msgspec.json.decode(reply.completion.chat_bytes())
         if not isinstance(body, dict):
             return None, []
         doc = ResponseDocument(body)
@@ -376,7 +376,7 @@ class GuardrailsMiddleware:
         if not after and not before:
             return reply
         if body is None:
-            body = msgspec.json.decode(reply.completion.raw)
+            body = msgspec.json.decode(reply.completion.chat_bytes())
             if not isinstance(body, dict):
                 return reply
         body["hook_results"] = hook_results(before, after)
