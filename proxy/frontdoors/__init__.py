@@ -78,7 +78,8 @@ class FrontDoor(Protocol):
 def front_doors() -> list[FrontDoor]:
     """One instance of each front door (the app registers their routes)."""
     from proxy.frontdoors.chat import ChatDoor
+    from proxy.frontdoors.completions import CompletionsDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
     from proxy.frontdoors.models import ModelsDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor()]
+    return [ChatDoor(), CompletionsDoor(), EmbeddingsDoor(), ModelsDoor()]
