@@ -251,14 +251,10 @@ _SEGMENT = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
 _QUERY = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=/?%-]*")
 
 
-def join_url(base: str, path: str, query: str = "") -> str:
-    """``base`` + ``/path`` (+ ``?query``), where path and query come from a client.
-
-    The result always has the base's scheme, host and port and lies under the base's path:
-    a segment that could climb out (``..``), hide a separator (``%2f``, ``\\``) or start a
-    new authority (``//host``, ``https:``-looking first segments are harmless once joined,
-    but checked again below) is a 400 before anything is sent.
-    """
+def check_path(path: str, query: str = "") -> None:
+    """400 for a client path (relative, no leading ``/``) or query a URL must not carry: a
+    segment that could climb out (``..``), hide a separator (``%2f``, ``\\``) or start a
+    new authority (``//host``)."""
     for segment in path.split("/"):
         if not _SEGMENT.fullmatch(segment) or segment in (".", ".."):
             raise InvalidRequest(
@@ -272,6 +268,12 @@ def join_url(base: str, path: str, query: str = "") -> str:
             param="query",
             code="invalid_path",
         )
+
+
+def join_url(base: str, path: str, query: str = "") -> str:
+    """``base`` + ``/path`` (+ ``?query``), where path and query come from a client: the
+    result always has the base's scheme, host and port and lies under the base's path."""
+    check_path(path, query)
     url = base.rstrip("/") + "/" + path + (f"?{query}" if query else "")
     b, u = URL(base), URL(url)
     under = b.path.rstrip("/") + "/"
