@@ -81,5 +81,7 @@ def front_doors() -> list[FrontDoor]:
     from proxy.frontdoors.completions import CompletionsDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
     from proxy.frontdoors.models import ModelsDoor
+    from proxy.frontdoors.passthrough import PassthroughDoor
 
-    return [ChatDoor(), CompletionsDoor(), EmbeddingsDoor(), ModelsDoor()]
+    # the pass-through's catch-all route comes last: aiohttp resolves routes in order
+    return [ChatDoor(), CompletionsDoor(), EmbeddingsDoor(), ModelsDoor(), PassthroughDoor()]
