@@ -76,6 +76,10 @@ class Hostile:
                 body=bomb(),
                 headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
             )
+        if case == "gzip-bomb-audio":  # a pass-through answer the gateway relays unread
+            return web.Response(
+                body=bomb(), headers={"Content-Encoding": "gzip", "Content-Type": "audio/mpeg"}
+            )
         if case == "gzip-bomb-error":
             return web.Response(
                 status=500,
