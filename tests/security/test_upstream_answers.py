@@ -178,3 +178,17 @@ def test_embeddings_answers_are_checked_too(make_gateway, hostile, case) -> None
     )
     assert r.status_code == 502, r.text[:200]
     assert r.json()["error"]["code"] in ("upstream_invalid_response", "upstream_too_large")
+
+
+def test_negative_usage_is_counted_as_zero_not_a_500(make_gateway, hostile, logs) -> None:
+    """Found by the OpenAI spec run (tests/spec): a counter cannot go down, and raised."""
+    _, server = hostile
+    gw = make_gateway({"observability": {"prices": {"openai": {"m": {"input": 1, "output": 1}}}}})
+    r = post(gw, f"{server.url}/negative-usage/v1")
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] == -5  # relayed as sent: the client's to judge
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["status"] == 200 and line.get("cost_usd", 0) >= 0
+    samples = httpx.get(gw.url + "/metrics").text.splitlines()
+    token_values = [float(x.split()[-1]) for x in samples if "_tokens" in x and x[0] != "#"]
+    assert token_values and min(token_values) >= 0
