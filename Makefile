@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: run test fuzz lint check bench clean
+.PHONY: run test fuzz spec lint check bench clean
 
 $(VENV)/.run-deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: $(VENV)/.dev-deps         ## lint, type-check and run the whole test suite
 fuzz: $(VENV)/.dev-deps         ## the long property-based fuzz of the front door (~10 min)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/security/test_fuzz.py -p no:cacheprovider \
 		--hypothesis-show-statistics $(ARGS)
+
+spec: $(VENV)/.dev-deps         ## OpenAI's OpenAPI schemas against the gateway, thousands per operation
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/spec -s -p no:cacheprovider $(ARGS)
 
 bench: $(VENV)/.dev-deps        ## the project's own benchmark (see bench/README.md)
 	$(PY) -m bench $(ARGS)
