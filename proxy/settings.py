@@ -77,6 +77,10 @@ class ProviderEntry(TargetFields, forbid_unknown_fields=True, kw_only=True):
 
     provider: str
     models: list[str] = msgspec.field(default_factory=list)
+    # /v1/* pass-through paths its credentials may serve (docs/passthrough.md): prefixes
+    # such as "images", "audio/transcriptions", "moderations", or "*". Empty: none, so a key
+    # held here is not every client's handle on the account's files, batches and the rest
+    passthrough: list[str] = msgspec.field(default_factory=list)
 
 
 class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -187,6 +187,7 @@ def test_a_settings_slug_routes_a_json_body(make_gateway, api) -> None:
                     "provider": "openai",
                     "api_key": "sk-settings-key-0003",
                     "custom_host": upstream.url + "/v1",
+                    "passthrough": ["images/generations", "audio"],
                 }
             }
         }
@@ -206,6 +207,33 @@ def test_a_settings_slug_routes_a_json_body(make_gateway, api) -> None:
     )
     up.audio.transcriptions.create(model="whisper-1", file=("a.wav", b"x" * 1000))
     assert mock.requests[-1]["headers"]["Authorization"] == "Bearer sk-settings-key-0003"
+
+
+def test_a_gateway_held_key_serves_only_the_paths_settings_open(make_gateway, api) -> None:
+    mock, upstream = api
+    entry = {"provider": "openai", "api_key": "sk-settings-key-0003"}
+    entry["custom_host"] = upstream.url + "/v1"
+    gw = make_gateway(
+        {
+            "providers": {"chat-only": entry, "img": {**entry, "passthrough": ["images"]}},
+            "configs": {"files": {"virtual_key": "img"}},
+        }
+    )
+    client = openai.OpenAI(api_key="unused", base_url=gw.url + "/v1", max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as ei:
+        client.images.generate(model="@chat-only/dall-e-3", prompt="x")
+    assert ei.value.response.json()["error"]["code"] == "passthrough_forbidden"
+    assert client.images.generate(model="@img/dall-e-3", prompt="x").data
+    # the same key cannot list the account's files: "images" opens images/* only
+    files = client.with_options(default_headers={"x-portkey-config": "files"}).files
+    with pytest.raises(openai.PermissionDeniedError):
+        files.list()
+    with pytest.raises(openai.PermissionDeniedError):  # a prefix is whole segments
+        client.post("/imagesx", cast_to=object, body={"model": "@img/x"})
+    assert [r["path"] for r in mock.requests] == ["/v1/images/generations"]
+    # a client's own key is its own account: anywhere under the API
+    own = openai_client(gw, upstream)
+    assert own.files.list().data == []
 
 
 def test_azure_paths(gateway, api) -> None:

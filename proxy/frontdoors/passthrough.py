@@ -20,17 +20,20 @@ import structlog
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
-from proxy.errors import GatewayError, InvalidRequest, RequestTooLarge
+from proxy.errors import GatewayError, InvalidRequest, PermissionDenied, RequestTooLarge
 from proxy.frontdoors.base import BaseDoor
 from proxy.observability.observer import OVERHEAD_HEADER
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.openai_compat import OpenAICompatAdapter, check_path
 from proxy.reply import BodyReply, Reply, aclose
 from proxy.schema import encoder
+from proxy.target import CREDENTIAL_FIELDS
 from proxy.terminal import passthrough as wire
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
+    from proxy.gateway import Gateway
+    from proxy.target import Target
     from proxy.terminal import Upstream
 
 log = structlog.get_logger("gateway")
@@ -101,6 +104,30 @@ def _head(raw: bytes) -> tuple[RequestHead, dict[str, Any] | None]:
     ), obj
 
 
+def check_allowed(target: Target, path: str, gw: Gateway) -> None:
+    """403 unless the path is one the target's gateway-held credential may serve.
+
+    A client's own key goes anywhere under the provider's API: the account is theirs. A key
+    from settings serves only the prefixes its provider entry lists (``passthrough``): with
+    it, any client of the gateway could otherwise list, read and delete every file, batch
+    and fine-tune of the account the operator configured for chat.
+    """
+    held = [f for f in CREDENTIAL_FIELDS if f in target.settings_fields and getattr(target, f)]
+    if not held:
+        return
+    entry = gw.settings.providers.get(target.slug) if target.slug else None
+    for prefix in entry.passthrough if entry is not None else ():
+        p = prefix.strip("/")
+        if p == "*" or path == p or path.startswith(p + "/"):
+            return
+    raise PermissionDenied(
+        f"provider {target.slug or target.provider!r} uses credentials held by this gateway, "
+        f"which settings do not open to /v1/{path} (providers.<slug>.passthrough)",
+        param="path",
+        code="passthrough_forbidden",
+    )
+
+
 class PassthroughDoor(BaseDoor):
     endpoint = "passthrough"
     # after every other door's routes: aiohttp resolves routes in the order they were added
@@ -150,6 +177,7 @@ class PassthroughDoor(BaseDoor):
                 code="unsupported_endpoint",
             )
         target = up.target
+        check_allowed(target, body.path, up.gw)
         headers = adapter.account_headers(target)
         if body.content_type:
             headers["Content-Type"] = body.content_type
