@@ -303,3 +303,23 @@ def test_any_path_stays_under_the_base(contained, pieces) -> None:
     assert status < 500, answer[:300]
     assert all(h["path"].startswith("/tenant/v1/") for h in attacker.hits), attacker.hits[-1:]
     assert all(".." not in h["path"].split("/") for h in attacker.hits)
+
+
+def test_the_gateways_key_is_not_a_handle_on_the_account(make_gateway, sink) -> None:
+    """The operator's key, set up for chat, cannot list, read or delete the account's files."""
+    provider_host, server = sink
+    entry = {"provider": "openai", "api_key": SETTINGS_KEY, "custom_host": server.url + "/v1"}
+    gw = make_gateway({"providers": {"prod": entry}, "default_config": {"virtual_key": "prod"}})
+    for method, path in [
+        ("GET", "/v1/files"),
+        ("GET", "/v1/files/file-abc/content"),
+        ("DELETE", "/v1/files/file-abc"),
+        ("POST", "/v1/fine_tuning/jobs"),
+        ("GET", "/v1/batches"),
+    ]:
+        r = httpx.request(
+            method, gw.url + path, json={"model": "@prod/x"} if method == "POST" else None
+        )
+        assert r.status_code == 403, (path, r.text)
+        assert r.json()["error"]["code"] == "passthrough_forbidden"
+    assert provider_host.hits == []
