@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from aiohttp import web
 
 from tests.conftest import PROVIDER_KEY, openai_client
 from tests.mock_openai_api import MockOpenAIAPI
@@ -300,3 +301,30 @@ def test_the_specific_doors_keep_their_routes(gateway, mock_openai, api) -> None
         headers={"x-portkey-provider": "openai", "x-portkey-custom-host": upstream.url + "/v1"},
     )
     assert r.status_code == 401  # no key: the provider's key is required
+
+
+def test_an_answer_that_breaks_off_is_not_passed_as_complete(gateway) -> None:
+    """Headers are gone when the provider's body breaks: the client's connection is cut, so
+    it sees a broken transfer rather than a short file that looks whole."""
+
+    async def broken(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+        await resp.prepare(request)
+        await resp.write(b"\1" * 100_000)
+        assert request.transport is not None
+        request.transport.close()  # no final chunk
+        return resp
+
+    def app() -> web.Application:
+        a = web.Application()
+        a.router.add_post("/v1/audio/speech", broken)
+        return a
+
+    with ServerThread(app) as up:
+        headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": up.url + "/v1"}
+        c = openai.OpenAI(
+            api_key=PROVIDER_KEY, base_url=gateway.url + "/v1", default_headers=headers,
+            max_retries=0,
+        )  # fmt: skip
+        with pytest.raises(openai.APIConnectionError):  # the SDK names a broken transfer
+            c.audio.speech.create(model="tts-1", voice="alloy", input="x").read()
