@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: run test fuzz lint check bench clean browser
+.PHONY: run test fuzz spec lint check bench clean browser
 
 # the console's browser tests drive Debian's chromium and its chromedriver (same build);
 # installed when missing, once, bounded in time; as root (CI) or through sudo
@@ -41,6 +41,9 @@ test: $(VENV)/.dev-deps browser ## lint, type-check and run the whole test suite
 fuzz: $(VENV)/.dev-deps         ## the long property-based fuzz of the front door (~10 min)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/security/test_fuzz.py -p no:cacheprovider \
 		--hypothesis-show-statistics $(ARGS)
+
+spec: $(VENV)/.dev-deps         ## OpenAI's OpenAPI schemas against the gateway, thousands per operation
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/spec -s -p no:cacheprovider $(ARGS)
 
 bench: $(VENV)/.dev-deps        ## the project's own benchmark (see bench/README.md)
 	$(PY) -m bench $(ARGS)

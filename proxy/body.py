@@ -13,17 +13,24 @@ usage options, the output bound) — and keeps the raw bytes. Everything else st
 - a translating adapter (Anthropic, Gemini, Bedrock) gets ``request``, the typed
   ``ChatRequest``, decoded on first use. What it cannot hold is a 400 naming the field,
   raised as ``Untranslatable`` and completed with the provider's name by the terminal step.
+
+A body that is not read at all (a pass-through upload: audio, files) carries the client's
+``stream`` instead, with its ``content_type``; ``raw`` is then empty and the views see an
+empty object. Only the front door that left it unread sends it on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from proxy.errors import InvalidRequest, validation_where
 from proxy.schema import ChatRequest, encoder
+
+if TYPE_CHECKING:
+    from aiohttp import StreamReader
 
 # lenient as JSON Schema is: an integral 5.0 is an integer
 _typed = msgspec.json.Decoder(ChatRequest, strict=False)
@@ -58,10 +65,12 @@ class RequestBody:
         "_native",
         "_to_chat",
         "_typed",
+        "content_type",
         "head",
         "patch",
         "raw",
         "same_fields",
+        "stream",
         "wire",
     )
 
@@ -72,10 +81,15 @@ class RequestBody:
         wire: str = "chat",
         to_chat: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         same_fields: frozenset[str] = frozenset({"model"}),
+        *,
+        stream: StreamReader | None = None,
+        content_type: str = "application/json",
     ) -> None:
         self.raw = raw
         self.head = head
         self.wire = wire  # the front door's format: chat, anthropic, responses, ...
+        self.stream = stream  # the client's unread body (raw is then empty)
+        self.content_type = content_type
         self.patch: dict[str, Any] = {}  # top-level edits, in chat parameter names
         self._to_chat = to_chat  # the front door's codec into chat form (None: is chat)
         # top-level edits that mean the same in this wire as in chat (override_params of
@@ -106,7 +120,7 @@ class RequestBody:
     def native_dict(self) -> dict[str, Any]:
         """The body as sent, decoded (the front door checked it is a JSON object)."""
         if self._native is None:
-            self._native = msgspec.json.decode(self.raw)
+            self._native = msgspec.json.decode(self.raw) if self.stream is None else {}
         return self._native
 
     def as_dict(self) -> dict[str, Any]:

@@ -85,6 +85,11 @@ class _Lazy(Generic[S]):
     def _from_wire(self, raw: bytes) -> S:
         raise NotImplementedError
 
+    def chat_bytes(self) -> bytes:
+        """The bytes in chat form: ``raw`` when the wire is chat, else the chat view encoded
+        (for middlewares that edit the answer as JSON, whatever the front door)."""
+        return self.raw if self.wire == "chat" else encoder.encode(self.parsed)
+
     def replace(self, parsed: S) -> None:
         """Swap in an edited message; the bytes are re-encoded (as chat) on next use."""
         self._parsed = parsed

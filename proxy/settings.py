@@ -33,6 +33,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     port: int = 8787
     workers: int = 1
     max_body_bytes: int = 25 * 1024 * 1024  # base64 images make bodies large
+    # a pass-through body streamed upstream (files, audio): never held, so only a cap on
+    # how much one request may send (OpenAI takes files up to 512 MB)
+    max_upload_bytes: int = 512 * 1024 * 1024
     shutdown_timeout: float = 15.0  # seconds given to in-flight streams on SIGTERM
     # seconds /ready answers 503 after SIGTERM while the listener still serves, so load
     # balancers stop sending before it closes (Kubernetes: endpoints update asynchronously)
@@ -80,6 +83,10 @@ class ProviderEntry(TargetFields, forbid_unknown_fields=True, kw_only=True):
 
     provider: str
     models: list[str] = msgspec.field(default_factory=list)
+    # /v1/* pass-through paths its credentials may serve (docs/passthrough.md): prefixes
+    # such as "images", "audio/transcriptions", "moderations", or "*". Empty: none, so a key
+    # held here is not every client's handle on the account's files, batches and the rest
+    passthrough: list[str] = msgspec.field(default_factory=list)
 
 
 class MiddlewareEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -164,6 +171,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_PORT": ("server", "port", int),
     "GATEWAY_WORKERS": ("server", "workers", int),
     "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
+    "GATEWAY_MAX_UPLOAD_BYTES": ("server", "max_upload_bytes", int),
     "GATEWAY_DRAIN_DELAY": ("server", "drain_delay", float),
     "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
@@ -264,6 +272,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("server.drain_delay: must be between 0 and 300 seconds")
     if s.server.max_body_bytes < 1024:
         raise SettingsError("server.max_body_bytes: must be at least 1024")
+    if s.server.max_upload_bytes < 1024:
+        raise SettingsError("server.max_upload_bytes: must be at least 1024")
     for name in ("connect_timeout", "read_timeout"):
         if getattr(s.upstream, name) <= 0:
             raise SettingsError(f"upstream.{name}: must be positive")

@@ -54,7 +54,56 @@ class MockOpenAI:
         )  # Azure's path
         app.router.add_post("/custom/path/v1/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/openai/deployments/{deployment}/completions", self.completions)
         return app
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        """Legacy text completions: ``text_completion`` objects, streamed or not."""
+        body = await request.json()
+        self.requests.append(
+            {
+                "path": request.path,
+                "query": dict(request.query),
+                "headers": dict(request.headers),
+                "json": body,
+            }
+        )
+        model = str(body.get("model", ""))
+        if model.startswith("error-"):
+            status = int(model.split("-", 1)[1])
+            err = {"message": f"mock failure {status}", "type": "mock_error", "param": None}
+            return web.json_response({"error": {**err, "code": f"mock_{status}"}}, status=status)
+        prompt = body.get("prompt")
+        text = f"echo: {prompt if isinstance(prompt, str) else json.dumps(prompt)}"
+        words = len(str(prompt).split())
+        use = {"prompt_tokens": words, "completion_tokens": len(text.split())}
+        use["total_tokens"] = use["prompt_tokens"] + use["completion_tokens"]
+
+        def obj(choices: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "id": "cmpl-mock789",
+                "object": "text_completion",
+                "created": CREATED,
+                "model": model,
+                "system_fingerprint": "fp_mock",
+                "choices": choices,
+            }
+
+        def choice(piece: str, finish: str | None) -> dict[str, Any]:
+            return {"text": piece, "index": 0, "logprobs": None, "finish_reason": finish}
+
+        if not body.get("stream"):
+            return web.json_response({**obj([choice(text, "stop")]), "usage": use})
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for word in text.split(" "):
+            await resp.write(sse(obj([choice(word + " ", None)])))
+        await resp.write(sse(obj([choice("", "stop")])))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await resp.write(sse({**obj([]), "usage": use}))
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
 
     async def models(self, request: web.Request) -> web.Response:
         if not request.headers.get("authorization", "").startswith("Bearer "):

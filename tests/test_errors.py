@@ -204,9 +204,13 @@ async def test_bad_metadata_header_is_400(gateway) -> None:
 
 async def test_unknown_route_and_method_in_openai_shape(gateway) -> None:
     async with aiohttp.ClientSession() as s:
-        async with s.get(gateway.url + "/v1/nothing") as resp:
+        async with s.get(gateway.url + "/nothing") as resp:
             assert resp.status == 404
             assert_openai_error(await resp.json(), "not_found_error")
-        async with s.get(gateway.url + "/v1/chat/completions") as resp:
+        async with s.options(gateway.url + "/v1/chat/completions") as resp:
             assert resp.status == 405
             assert_openai_error(await resp.json())
+        # any other /v1 path is the pass-through's, which needs a provider
+        async with s.get(gateway.url + "/v1/nothing") as resp:
+            assert resp.status == 400
+            assert assert_openai_error(await resp.json())["code"] == "missing_provider"

@@ -24,7 +24,6 @@ from proxy.errors import GatewayError
 from proxy.frontdoors import CONVERSATIONS
 from proxy.pipeline import Next, SettingsError
 from proxy.reply import CompletionReply, Reply, StreamReply
-from proxy.schema import encoder
 
 if TYPE_CHECKING:
     from middleware.cache.redis_backend import RedisStore
@@ -190,9 +189,7 @@ class CacheMiddleware:
             return reply.wrap(lambda chunks: tee(chunks, store))
         assert isinstance(reply, CompletionReply)
         completion = reply.completion
-        await store(
-            completion.raw if completion.wire == "chat" else encoder.encode(completion.parsed)
-        )
+        await store(completion.chat_bytes())
         return reply
 
     def _semantic_ready(self) -> bool:

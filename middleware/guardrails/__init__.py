@@ -53,14 +53,6 @@ MAX_CACHED_PLANS = 1024
 T = TypeVar("T")
 
 
-def chat_bytes(completion: Completion) -> bytes:
-    """The answer in chat form: a native answer (``/v1/messages`` from Claude) is read
-    through its wire's codec, as every check and hook expects chat."""
-    if completion.wire == "chat":
-        return completion.raw
-    return encoder.encode(completion.parsed)
-
-
 class GuardrailsMiddleware:
     Options = GuardrailsOptions
     endpoints = CONVERSATIONS  # checks read a conversation's text
@@ -336,11 +328,11 @@ class GuardrailsMiddleware:
         sync = [g for g in guardrails if not g.is_async]
         detached = [g for g in guardrails if g.is_async]
         if detached:
-            doc = ResponseDocument(msgspec.json.decode(chat_bytes(reply.completion)))
+            doc = ResponseDocument(msgspec.json.decode(reply.completion.chat_bytes()))
             self._spawn(self._detached(detached, self._cx("afterRequestHook", ctx, doc), "output"))
         if not sync:
             return None, []
-        body = msgspec.json.decode(chat_bytes(reply.completion))
+        body = msgspec.json.decode(reply.completion.chat_bytes())
         if not isinstance(body, dict):
             return None, []
         doc = ResponseDocument(body)
@@ -366,7 +358,7 @@ class GuardrailsMiddleware:
         if not after and not before:
             return reply
         if body is None:
-            body = msgspec.json.decode(chat_bytes(reply.completion))
+            body = msgspec.json.decode(reply.completion.chat_bytes())
             if not isinstance(body, dict):
                 return reply
         body["hook_results"] = hook_results(before, after)

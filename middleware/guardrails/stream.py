@@ -114,7 +114,7 @@ class ChunkRedactor:
 
 
 def with_hook_results(chunk: Chunk, before: Results, after: Results) -> Chunk:
-    body = msgspec.json.decode(chunk.raw)
+    body = msgspec.json.decode(chunk.chat_bytes())
     if isinstance(body, dict):
         body["hook_results"] = hook_results(before, after)
     return Chunk(raw=encoder.encode(body))

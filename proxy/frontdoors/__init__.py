@@ -86,9 +86,20 @@ class FrontDoor(Protocol):
 def front_doors() -> list[FrontDoor]:
     """One instance of each front door (the app registers their routes)."""
     from proxy.frontdoors.chat import ChatDoor
+    from proxy.frontdoors.completions import CompletionsDoor
     from proxy.frontdoors.embeddings import EmbeddingsDoor
     from proxy.frontdoors.messages import MessagesDoor
     from proxy.frontdoors.models import ModelsDoor
+    from proxy.frontdoors.passthrough import PassthroughDoor
     from proxy.frontdoors.responses.door import ResponsesDoor
 
-    return [ChatDoor(), EmbeddingsDoor(), ModelsDoor(), ResponsesDoor(), MessagesDoor()]
+    # the pass-through's catch-all route comes last: aiohttp resolves routes in order
+    return [
+        ChatDoor(),
+        CompletionsDoor(),
+        EmbeddingsDoor(),
+        ModelsDoor(),
+        ResponsesDoor(),
+        MessagesDoor(),
+        PassthroughDoor(),
+    ]

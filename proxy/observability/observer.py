@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -111,6 +112,7 @@ class Observability:
         """Sets ``ctx.cost`` (USD) when the model has a price; a cache hit costs nothing."""
         if usage is None:
             return
+        usage = countable(usage)
         p = self.prices.lookup(ctx.provider, ctx.model)
         if p is not None:
             ctx.cost = 0.0 if cache_hit(ctx) else round(cost_usd(p, usage), 10)
@@ -156,7 +158,7 @@ class Observability:
         if ttfb is not None:
             b.ttfb.observe(ttfb)
             b.genai_ttft.observe(ttfb)
-        usage = ctx.usage
+        usage = countable(ctx.usage) if isinstance(ctx.usage, Usage) else None
         if cache_hit(ctx):  # no provider was called: what the answer would have cost
             if isinstance(usage, Usage):
                 p = self.prices.lookup(ctx.provider, ctx.model)
@@ -253,3 +255,17 @@ def cache_hit(ctx: RequestContext) -> bool:
     """``HIT`` or ``SEMANTIC HIT`` (the cache middleware's x-portkey-cache-status)."""
     status = ctx.cache_status
     return status is not None and status.endswith("HIT")
+
+
+def countable(u: Usage) -> Usage:
+    """Token counts as counters and prices can take them. Usage comes from the upstream
+    (an integer, says OpenAI's spec, with no minimum): a negative count would make a
+    Prometheus counter raise, turning the answer into a 500, or buy a negative cost."""
+    if u.prompt_tokens >= 0 and u.completion_tokens >= 0 and u.total_tokens >= 0:
+        return u
+    return msgspec.structs.replace(
+        u,
+        prompt_tokens=max(0, u.prompt_tokens),
+        completion_tokens=max(0, u.completion_tokens),
+        total_tokens=max(0, u.total_tokens),
+    )

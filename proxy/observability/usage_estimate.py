@@ -60,6 +60,7 @@ class _Delta(msgspec.Struct):
 
 class _Choice(msgspec.Struct):
     delta: _Delta | None = None
+    text: str | None = None  # a legacy completions chunk (POST /v1/completions)
 
 
 class _LightChunk(msgspec.Struct):
@@ -71,7 +72,9 @@ _light = msgspec.json.Decoder(_LightChunk)
 
 # the text-bearing string fields of a chunk, read straight off the bytes: a full decode of
 # every chunk of every stream would cost more than the whole relay of that chunk
-_TEXT = re.compile(rb'"(?:content|refusal|reasoning_content|arguments)":\s?"((?:[^"\\]|\\.)*)"')
+_TEXT = re.compile(
+    rb'"(?:content|refusal|reasoning_content|arguments|text)":\s?"((?:[^"\\]|\\.)*)"'
+)
 
 
 class StreamUsage:
@@ -90,7 +93,7 @@ class StreamUsage:
             found = chunk.usage()  # codec reads the usage (cumulative on Anthropic's)
             if found is not None:
                 self.reported = found
-            return
+                return  # else its text still counts towards an estimate
         raw = chunk.raw
         if not self.keep_text and b'"usage"' not in raw:
             for m in _TEXT.finditer(raw):
@@ -104,6 +107,10 @@ class StreamUsage:
         if c.usage is not None:
             self.reported = c.usage
         for choice in c.choices or ():
+            if choice.text:
+                self.chars += len(choice.text)
+                if self.keep_text:
+                    self.text.append(choice.text)
             d = choice.delta
             if d is None:
                 continue

@@ -13,7 +13,7 @@ Nothing here does I/O: the relay performs the call, the adapter only shapes byte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -30,7 +30,7 @@ class UpstreamRequest(msgspec.Struct, kw_only=True):
     method: str = "POST"
     url: str
     headers: dict[str, str]
-    body: bytes
+    body: bytes | AsyncIterable[bytes]  # an upload's pieces on pass-through (sent once)
     stream: bool = False
     framing: Framing = "sse"
 

@@ -7,10 +7,12 @@ API lives and how it authenticates; that is all that differs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
+from yarl import URL
 
 from proxy.body import RequestBody, RequestHead
 from proxy.errors import (
@@ -172,12 +174,22 @@ class OpenAICompatAdapter:
             return {}
         return {"Authorization": f"Bearer {key}"}
 
-    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
-        headers = {"Content-Type": "application/json", **self.auth_headers(target)}
+    def account_headers(self, target: Target) -> dict[str, str]:
+        """The credential and the account it acts for (bind() ruled on both)."""
+        headers = self.auth_headers(target)
         if target.openai_organization:
             headers["OpenAI-Organization"] = target.openai_organization
         if target.openai_project:
             headers["OpenAI-Project"] = target.openai_project
+        return headers
+
+    def api_url(self, target: Target, model: str, path: str, query: str = "") -> str:
+        """The URL of another endpoint of this provider's API (``path`` relative to the API's
+        base, e.g. ``completions`` or ``audio/transcriptions``), on the target's host only."""
+        return join_url(self.base_url(target), path, query)
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        headers = {"Content-Type": "application/json", **self.account_headers(target)}
         overrides = {"model": model} if model != body.head.model else {}
         return UpstreamRequest(
             url=self.base_url(target) + self.row.path,
@@ -230,3 +242,43 @@ class OpenAICompatAdapter:
 
 # a stand-in chat body: build_embeddings_request only reuses the URL and headers of a chat call
 _EMBEDDINGS_PROBE = RequestBody(b'{"model":"","messages":[]}', RequestHead())
+
+
+# one path segment as a client may name it: RFC 3986 unreserved and sub-delims, ":" and "@".
+# No "%" (an encoded "/", "\\" or "." could be decoded into a new path somewhere on the way),
+# no empty segment ("//host"), and "." / ".." are refused below.
+_SEGMENT = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
+_QUERY = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=/?%-]*")
+
+
+def check_path(path: str, query: str = "") -> None:
+    """400 for a client path (relative, no leading ``/``) or query a URL must not carry: a
+    segment that could climb out (``..``), hide a separator (``%2f``, ``\\``) or start a
+    new authority (``//host``)."""
+    for segment in path.split("/"):
+        if not _SEGMENT.fullmatch(segment) or segment in (".", ".."):
+            raise InvalidRequest(
+                f"path segment {segment[:40]!r} is not allowed in a pass-through path",
+                param="path",
+                code="invalid_path",
+            )
+    if not _QUERY.fullmatch(query):
+        raise InvalidRequest(
+            "the query string holds characters a URL cannot carry",
+            param="query",
+            code="invalid_path",
+        )
+
+
+def join_url(base: str, path: str, query: str = "") -> str:
+    """``base`` + ``/path`` (+ ``?query``), where path and query come from a client: the
+    result always has the base's scheme, host and port and lies under the base's path."""
+    check_path(path, query)
+    url = base.rstrip("/") + "/" + path + (f"?{query}" if query else "")
+    b, u = URL(base), URL(url)
+    under = b.path.rstrip("/") + "/"
+    if (u.scheme, u.host, u.port) != (b.scheme, b.host, b.port) or not u.path.startswith(under):
+        raise InvalidRequest(
+            "the path would leave the provider's API", param="path", code="invalid_path"
+        )
+    return url

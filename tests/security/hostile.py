@@ -69,12 +69,21 @@ class Hostile:
             return web.Response(
                 text="<html><body>Sign in to the Wi-Fi</body></html>", content_type="text/html"
             )
+        if case == "negative-usage":  # spec-valid (an integer, no minimum), never real
+            usage = {"prompt_tokens": -5, "completion_tokens": -(2**40), "total_tokens": -1}
+            answer = json.loads(chunk("x")[6:])
+            answer["choices"] = [{"index": 0, "message": {"role": "assistant", "content": "x"}}]
+            return web.json_response({**answer, "object": "chat.completion", "usage": usage})
         if case == "json-not-completion":
             return web.json_response({"hello": "world"})
         if case == "gzip-bomb":
             return web.Response(
                 body=bomb(),
                 headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
+        if case == "gzip-bomb-audio":  # a pass-through answer the gateway relays unread
+            return web.Response(
+                body=bomb(), headers={"Content-Encoding": "gzip", "Content-Type": "audio/mpeg"}
             )
         if case == "gzip-bomb-error":
             return web.Response(

@@ -143,7 +143,9 @@ HEADERS = st.fixed_dictionaries(
         "x-portkey-trace-id": HEADER_TEXT,
     },
 )
-PATHS = st.sampled_from(["/v1/chat/completions", "/v1/embeddings"])
+PATHS = st.sampled_from(
+    ["/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/images/generations"]
+)
 UPSTREAM_FAULTS = {502, 503, 504}
 
 

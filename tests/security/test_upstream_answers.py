@@ -204,3 +204,17 @@ def test_json_nested_past_the_limit_is_a_400_from_a_client(make_gateway, mock_op
         )
         assert r.status_code == 400, r.text[:200]
         assert r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_negative_usage_is_counted_as_zero_not_a_500(make_gateway, hostile, logs) -> None:
+    """Found by the OpenAI spec run (tests/spec): a counter cannot go down, and raised."""
+    _, server = hostile
+    gw = make_gateway({"observability": {"prices": {"openai": {"m": {"input": 1, "output": 1}}}}})
+    r = post(gw, f"{server.url}/negative-usage/v1")
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["prompt_tokens"] == -5  # relayed as sent: the client's to judge
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["status"] == 200 and line.get("cost_usd", 0) >= 0
+    samples = httpx.get(gw.url + "/metrics").text.splitlines()
+    token_values = [float(x.split()[-1]) for x in samples if "_tokens" in x and x[0] != "#"]
+    assert token_values and min(token_values) >= 0
