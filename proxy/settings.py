@@ -21,6 +21,7 @@ from proxy.ledger import settings as ledger_settings
 from proxy.ledger.settings import LedgerSettings
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import SettingsError
+from proxy.providers import lift_fields
 from proxy.quota import settings as limits_settings
 from proxy.quota.settings import LimitsSettings
 from proxy.target import TargetFields
@@ -255,6 +256,11 @@ def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("settings: the file must hold a mapping at the top level")
     raw = _interpolate(raw, env, "settings")
     _apply_env(raw, env)
+    if isinstance(raw.get("providers"), dict):  # provider fields at the top level, as Portkey
+        raw["providers"] = {
+            slug: lift_fields(e) if isinstance(e, dict) else e
+            for slug, e in raw["providers"].items()
+        }
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

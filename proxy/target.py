@@ -12,45 +12,42 @@ from typing import Any
 
 import msgspec
 
-SECRET_FIELDS = frozenset(
-    {"api_key", "aws_secret_access_key", "aws_session_token", "azure_ad_token", "vertex_token"}
-)
-# what authenticates a request to a provider (the key id names an account, so it counts)
-CREDENTIAL_FIELDS = SECRET_FIELDS | {"aws_access_key_id"}
-# what says which account a credential acts for: only whoever owns the credential picks it
-SCOPING_FIELDS = frozenset({"openai_organization", "openai_project"})
+# core fields that hold credentials (provider packages declare their own: FieldSpec)
+CORE_SECRETS = frozenset({"api_key"})
+_secret_fields: set[str] = set(CORE_SECRETS)  # grown by the registry, for masking
+
+
+def register_secret_fields(names: frozenset[str]) -> None:
+    """The registry tells Target which provider fields to mask (it cannot import them)."""
+    _secret_fields.update(names)
 
 
 class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What a target may set, wherever it is written: a config node (``ConfigNode``), the
-    ``x-portkey-*`` headers, or a provider entry in settings (``ProviderEntry``)."""
+    ``x-portkey-*`` headers, or a provider entry in settings (``ProviderEntry``).
+
+    The core fields are the same for every provider; ``fields`` holds the ones a provider
+    package declares (``proxy/providers/fields.py``), by name. Configs and settings write
+    those at the top level, as Portkey does; ``proxy.providers.lift_fields`` moves them in.
+    """
 
     api_key: str | None = None
     custom_host: str | None = None
-    # Azure OpenAI
-    resource_name: str | None = None
-    deployment_id: str | None = None
-    api_version: str | None = None
-    azure_ad_token: str | None = None
-    # AWS Bedrock
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
-    aws_region: str | None = None
-    # Google Vertex AI
-    vertex_project_id: str | None = None
-    vertex_region: str | None = None
-    vertex_token: str | None = None
-    # OpenAI
-    openai_organization: str | None = None
-    openai_project: str | None = None
-    # Anthropic (Portkey's anthropic_beta / anthropic_version)
-    anthropic_beta: str | None = None
-    anthropic_version: str | None = None
+    fields: dict[str, str] | None = None  # provider-declared: resource_name, aws_region, ...
     # request shaping
     override_params: dict[str, Any] | None = None
     forward_headers: list[str] | None = None
     request_timeout: int | None = None  # milliseconds
+
+    def get(self, name: str) -> Any:
+        """A field by name, core or provider-declared (None when unset)."""
+        if name in _CORE:
+            return getattr(self, name)
+        return (self.fields or {}).get(name)
+
+    def text(self, name: str) -> str | None:
+        """A provider-declared field's value (they are all text)."""
+        return (self.fields or {}).get(name)
 
     def __repr__(self) -> str:
         shown = []
@@ -58,18 +55,25 @@ class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
             value = getattr(self, name)
             if value is None:
                 continue
-            shown.append(f"{name}={'***' if name in SECRET_FIELDS else repr(value)}")
+            if name == "fields":
+                value = {k: "***" if k in _secret_fields else v for k, v in value.items()}
+            shown.append(f"{name}={'***' if name in _secret_fields else repr(value)}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
     __str__ = __repr__
 
     def secrets(self) -> list[str]:
         """The credential values this target carries (for log redaction)."""
-        return [v for n in SECRET_FIELDS if isinstance(v := getattr(self, n), str) and v]
+        found = [self.api_key] if self.api_key else []
+        found += [v for k, v in (self.fields or {}).items() if k in _secret_fields and v]
+        return found
+
+
+_CORE = frozenset(TargetFields.__struct_fields__) | {"provider", "slug", "settings_fields"}
 
 
 class Target(TargetFields, kw_only=True, omit_defaults=True):
-    """Where one attempt goes: a provider plus the fields above.
+    """Where one attempt goes: a provider plus the fields above (``get(name)`` reads any).
 
     Built only by ``proxy.routing.resolve`` (``TargetDraft``), which records in
     ``settings_fields`` which fields the operator's settings supplied; every other field is

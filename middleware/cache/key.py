@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from proxy.providers import SECRET_FIELDS
 from proxy.routing.resolve import HEADER_FIELDS
 from proxy.routing.resolve import caller_scope as scope
 from proxy.schema import text_of_json
-from proxy.target import SECRET_FIELDS
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext

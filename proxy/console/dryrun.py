@@ -13,12 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from proxy.errors import GatewayError, InvalidRequest
-from proxy.providers import canonical
+from proxy.providers import CREDENTIAL_FIELDS, canonical
 from proxy.routing.conditions import matches
 from proxy.routing.config import ConfigNode, Retry, parse_config
 from proxy.routing.resolve import leaf_target, slug_target, split_model
 from proxy.routing.retry import RetryPlan
-from proxy.target import CREDENTIAL_FIELDS
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway

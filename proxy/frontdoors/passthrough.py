@@ -23,11 +23,11 @@ from proxy.body import RequestBody, RequestHead
 from proxy.errors import GatewayError, InvalidRequest, PermissionDenied, RequestTooLarge
 from proxy.frontdoors.base import BaseDoor
 from proxy.observability.observer import OVERHEAD_HEADER
+from proxy.providers import CREDENTIAL_FIELDS
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.openai_compat import OpenAICompatAdapter, check_path
 from proxy.reply import BodyReply, Reply, aclose
 from proxy.schema import encoder
-from proxy.target import CREDENTIAL_FIELDS
 from proxy.terminal import passthrough as wire
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def check_allowed(target: Target, path: str, gw: Gateway) -> None:
     it, any client of the gateway could otherwise list, read and delete every file, batch
     and fine-tune of the account the operator configured for chat.
     """
-    held = [f for f in CREDENTIAL_FIELDS if f in target.settings_fields and getattr(target, f)]
+    held = [f for f in CREDENTIAL_FIELDS if f in target.settings_fields and target.get(f)]
     if not held:
         return
     entry = gw.settings.providers.get(target.slug) if target.slug else None

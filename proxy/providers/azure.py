@@ -13,6 +13,7 @@ from urllib.parse import quote
 from proxy.body import RequestBody
 from proxy.errors import AuthenticationError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
+from proxy.providers.fields import FieldSpec
 from proxy.providers.openai_compat import CompatRow, OpenAICompatAdapter, join_url
 from proxy.target import Target
 
@@ -31,8 +32,9 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
     def base_url(self, target: Target) -> str:
         if target.custom_host:
             return target.custom_host.rstrip("/")
-        if target.resource_name:
-            return f"https://{quote(target.resource_name, safe='')}.openai.azure.com/openai"
+        resource = target.text("resource_name")
+        if resource:
+            return f"https://{quote(resource, safe='')}.openai.azure.com/openai"
         raise InvalidRequest(
             "azure-openai needs a resource name (x-portkey-azure-resource-name) or a custom host",
             param="x-portkey-azure-resource-name",
@@ -40,8 +42,9 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
         )
 
     def account_headers(self, target: Target) -> dict[str, str]:
-        if target.azure_ad_token:
-            return {"Authorization": f"Bearer {target.azure_ad_token}"}
+        token = target.text("azure_ad_token")
+        if token:
+            return {"Authorization": f"Bearer {token}"}
         if target.api_key:
             return {"api-key": target.api_key}
         raise AuthenticationError(
@@ -51,7 +54,7 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
         )
 
     def _version(self, target: Target) -> str:
-        return "api-version=" + quote(target.api_version or DEFAULT_API_VERSION, safe="")
+        return "api-version=" + quote(target.text("api_version") or DEFAULT_API_VERSION, safe="")
 
     def api_url(self, target: Target, model: str, path: str, query: str = "") -> str:
         """Deployment paths (audio, images, completions, ...) go under the deployment; the
@@ -60,7 +63,7 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
         query = "&".join([*kept, self._version(target)])
         if path.split("/", 1)[0] not in DEPLOYMENT_PATHS:
             return join_url(self.base_url(target), path, query)
-        deployment = target.deployment_id or model
+        deployment = target.text("deployment_id") or model
         if not deployment:
             raise InvalidRequest(
                 f"azure-openai serves {path} per deployment: send "
@@ -87,3 +90,15 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
         return UpstreamRequest(
             method="GET", url=url, headers=self.account_headers(target), body=b""
         )
+
+
+FIELDS = (
+    # the resource is the host: a client's resource beside a gateway key is refused
+    FieldSpec(name="resource_name", header="x-portkey-azure-resource-name", destination=True),
+    FieldSpec(name="deployment_id", header="x-portkey-azure-deployment-id"),
+    FieldSpec(name="api_version", header="x-portkey-azure-api-version"),
+    FieldSpec(
+        name="azure_ad_token", header="x-portkey-azure-ad-token", secret=True, credential=True
+    ),
+)
+ADAPTERS = (AzureOpenAIAdapter(),)

@@ -23,6 +23,7 @@ from proxy.errors import (
     UpstreamInvalid,
 )
 from proxy.providers.base import UpstreamRequest, openai_style_error
+from proxy.providers.fields import FieldSpec
 from proxy.reply import Chunk, Completion
 from proxy.schema import Usage
 from proxy.sse import SSEEvent
@@ -177,10 +178,11 @@ class OpenAICompatAdapter:
     def account_headers(self, target: Target) -> dict[str, str]:
         """The credential and the account it acts for (bind() ruled on both)."""
         headers = self.auth_headers(target)
-        if target.openai_organization:
-            headers["OpenAI-Organization"] = target.openai_organization
-        if target.openai_project:
-            headers["OpenAI-Project"] = target.openai_project
+        org, project = target.text("openai_organization"), target.text("openai_project")
+        if org:
+            headers["OpenAI-Organization"] = org
+        if project:
+            headers["OpenAI-Project"] = project
         return headers
 
     def api_url(self, target: Target, model: str, path: str, query: str = "") -> str:
@@ -282,3 +284,11 @@ def join_url(base: str, path: str, query: str = "") -> str:
             "the path would leave the provider's API", param="path", code="invalid_path"
         )
     return url
+
+
+# OpenAI's account selectors: whom a key acts for (bind() keeps a gateway key's own)
+FIELDS = (
+    FieldSpec(name="openai_organization", header="x-portkey-openai-organization", scoping=True),
+    FieldSpec(name="openai_project", header="x-portkey-openai-project", scoping=True),
+)
+ADAPTERS = tuple(OpenAICompatAdapter(row) for row in ROWS)

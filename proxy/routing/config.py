@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from proxy.errors import InvalidRequest, validation_where
+from proxy.providers import lift_fields
 from proxy.routing.conditions import check_query
 from proxy.target import TargetFields
 
@@ -96,6 +97,8 @@ INHERITED = tuple(
 
 def _where(exc: msgspec.ValidationError) -> str:
     message, field = validation_where(exc)
+    if field is not None:  # provider fields are written at the top level: name them so
+        field = field.replace("fields.", "")
     return message if field is None else f"{field or 'config'}: {message}"
 
 
@@ -121,9 +124,14 @@ def _snake_dict(d: dict[Any, Any]) -> dict[Any, Any]:
 
 def snake_case_keys(node: Any) -> Any:
     """Portkey's gateway takes config keys in camelCase too (``virtualKey``,
-    ``overrideParams``, ``onStatusCodes``): rename them to the schema's snake_case."""
+    ``overrideParams``, ``onStatusCodes``): rename them to the schema's snake_case. Provider
+    fields written at the top level move under ``fields`` (``lift_fields``)."""
     if not isinstance(node, dict):
         return node
+    return lift_fields(_snake_node(node))
+
+
+def _snake_node(node: dict[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in node.items():
         name = _snake(key) if isinstance(key, str) else key

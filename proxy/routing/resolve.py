@@ -20,43 +20,36 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from proxy.errors import InvalidRequest, PermissionDenied
-from proxy.providers import PROVIDERS, canonical, get_adapter
-from proxy.routing.config import INHERITED, ConfigNode, parse_config
-from proxy.target import (
+from proxy.providers import (
     CREDENTIAL_FIELDS,
+    DESTINATION_FIELDS,
+    FIELDS,
+    HEADER_FIELDS,
+    PROVIDERS,
     SCOPING_FIELDS,
     SECRET_FIELDS,
-    Target,
-    TargetFields,
+    canonical,
+    get_adapter,
 )
+from proxy.routing.config import INHERITED, ConfigNode, parse_config
+from proxy.target import Target, TargetFields
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
-# x-portkey-<suffix> header -> Target field
-HEADER_FIELDS: dict[str, str] = {
-    "x-portkey-custom-host": "custom_host",
-    "x-portkey-azure-resource-name": "resource_name",
-    "x-portkey-azure-deployment-id": "deployment_id",
-    "x-portkey-azure-api-version": "api_version",
-    "x-portkey-azure-ad-token": "azure_ad_token",
-    "x-portkey-aws-access-key-id": "aws_access_key_id",
-    "x-portkey-aws-secret-access-key": "aws_secret_access_key",
-    "x-portkey-aws-session-token": "aws_session_token",
-    "x-portkey-aws-region": "aws_region",
-    "x-portkey-vertex-project-id": "vertex_project_id",
-    "x-portkey-vertex-region": "vertex_region",
-    "x-portkey-openai-organization": "openai_organization",
-    "x-portkey-openai-project": "openai_project",
-    "x-portkey-anthropic-beta": "anthropic_beta",
-    "x-portkey-anthropic-version": "anthropic_version",
-}
+__all__ = ["HEADER_FIELDS", "SECRET_FIELDS"]  # re-exported: the cache's key reads them
 
-# fields that decide which host receives the request, and so the credentials
-DESTINATION_FIELDS = frozenset({"custom_host", "resource_name"})
+_CORE = frozenset(TargetFields.__struct_fields__) - {"fields"}
+TARGET_FIELDS = _CORE | {"provider", "slug"} | FIELDS.keys()
 
-TARGET_FIELDS = frozenset(TargetFields.__struct_fields__) | {"provider", "slug"}
+
+def flat_fields(obj: TargetFields) -> dict[str, Any]:
+    """A config node's or settings entry's target fields by name, provider ones included."""
+    out = {f: v for f in _CORE if (v := getattr(obj, f, None)) is not None}
+    if obj.fields:
+        out.update(obj.fields)
+    return out
 
 
 class TargetDraft:
@@ -99,9 +92,11 @@ class TargetDraft:
 
     def build(self) -> Target:
         get_adapter(self.fields["provider"])  # 400 naming an unknown provider
-        return msgspec.convert(
-            {**self.fields, "settings_fields": sorted(self.from_settings)}, Target
-        )
+        core = {k: v for k, v in self.fields.items() if k not in FIELDS}
+        own = {k: v for k, v in self.fields.items() if k in FIELDS}
+        if own:
+            core["fields"] = own
+        return msgspec.convert({**core, "settings_fields": sorted(self.from_settings)}, Target)
 
 
 def settings_target(**fields: Any) -> Target:
@@ -121,9 +116,9 @@ def bind(target: Target, gw: Gateway) -> None:
     the terminal step, so no path to an upstream can skip it.
     """
     held = target.settings_fields
-    gateway_creds = [f for f in CREDENTIAL_FIELDS if f in held and getattr(target, f)]
-    moved = sorted(f for f in DESTINATION_FIELDS if getattr(target, f) and f not in held)
-    rescoped = sorted(f for f in SCOPING_FIELDS if getattr(target, f) and f not in held)
+    gateway_creds = [f for f in CREDENTIAL_FIELDS if f in held and target.get(f)]
+    moved = sorted(f for f in DESTINATION_FIELDS if target.get(f) and f not in held)
+    rescoped = sorted(f for f in SCOPING_FIELDS if target.get(f) and f not in held)
     if gateway_creds and (moved or rescoped):
         what = ", ".join(moved + rescoped)
         raise PermissionDenied(
@@ -252,7 +247,7 @@ def _slug_layer(slug: str, gw: Gateway, draft: TargetDraft) -> None:
     """Lay a settings slug (or a bare provider name) at the bottom of ``draft``."""
     entry = gw.settings.providers.get(slug)
     if entry is not None:
-        draft.put(msgspec.structs.asdict(entry), settings=True)
+        draft.put({"provider": entry.provider, **flat_fields(entry)}, settings=True)
         draft.put({"slug": slug}, settings=True)
         return
     if canonical(slug) in PROVIDERS:
@@ -301,11 +296,13 @@ def leaf_target(
     what the config leaves open.
     """
     config: dict[str, Any] = {}
-    for node in path:
+    for node in path:  # children override parents, field by field (provider fields too)
         for f in INHERITED:
             value = getattr(node, f)
-            if value is not None:
+            if value is not None and f != "fields":
                 config[f] = value
+        if node.fields:
+            config.update(node.fields)
     leaf = path[-1]
     slug = leaf.virtual_key
     if not slug and not leaf.provider:

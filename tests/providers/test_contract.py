@@ -15,6 +15,7 @@ from proxy.framing import FRAMINGS
 from proxy.frontdoors.chat import decode_chat
 from proxy.providers import PROVIDERS
 from proxy.providers.base import EmbeddingsInput, NativeEmbeddingsAdapter, UpstreamRequest
+from proxy.routing.resolve import settings_target
 from proxy.target import Target
 
 RAW = (
@@ -25,7 +26,7 @@ SECRET = "contract-secret-key-0042"
 
 
 def target(name: str) -> Target:
-    return Target(
+    return settings_target(
         provider=name,
         api_key=SECRET,
         custom_host="https://upstream.example/v1" if name != "bedrock" else None,

@@ -48,7 +48,7 @@ _WIRE = ResponsesWire()
 def native_model(adapter: ProviderAdapter, target: Target, model: str) -> str:
     """The body's ``model``: Azure's deployment (it has no deployment in the v1 URL)."""
     if adapter.name == "azure-openai":
-        return target.deployment_id or model
+        return target.text("deployment_id") or model
     return model
 
 

@@ -24,6 +24,7 @@ from proxy.providers.anthropic.request import build_body
 from proxy.providers.anthropic.response import parse_response
 from proxy.providers.anthropic.stream import AnthropicStream
 from proxy.providers.base import MessagesCall, UpstreamRequest
+from proxy.providers.fields import FieldSpec
 from proxy.reply import Completion
 from proxy.target import Target
 
@@ -70,4 +71,10 @@ class AnthropicAdapter:
         return direct_translation(chat)
 
 
-__all__ = ["AnthropicAdapter"]
+FIELDS = (  # Portkey's anthropic_beta / anthropic_version
+    FieldSpec(name="anthropic_beta", header="x-portkey-anthropic-beta"),
+    FieldSpec(name="anthropic_version", header="x-portkey-anthropic-version"),
+)
+ADAPTERS = (AnthropicAdapter(),)
+
+__all__ = ["ADAPTERS", "FIELDS", "AnthropicAdapter"]

@@ -35,8 +35,9 @@ def headers(target: Target) -> dict[str, str]:
         "Content-Type": "application/json",
         "x-api-key": target.api_key,
         # pinned by default: 2026-10-21 refuses temperature/top_p, which OpenAI clients send
-        "anthropic-version": target.anthropic_version or API_VERSION,
+        "anthropic-version": target.text("anthropic_version") or API_VERSION,
     }
-    if target.anthropic_beta:
-        out["anthropic-beta"] = target.anthropic_beta
+    beta = target.text("anthropic_beta")
+    if beta:
+        out["anthropic-beta"] = beta
     return out

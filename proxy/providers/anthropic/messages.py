@@ -189,7 +189,7 @@ class MessagesTranslation:
 def merged_betas(target: Target, call: MessagesCall) -> list[str]:
     """The operator's betas (settings, config) and the client's, each once, in order."""
     out: list[str] = []
-    for name in [*(target.anthropic_beta or "").split(","), *call.betas]:
+    for name in [*(target.text("anthropic_beta") or "").split(","), *call.betas]:
         name = name.strip()
         if name and name not in out:
             out.append(name)
@@ -200,7 +200,7 @@ def direct_request(body: bytes, call: MessagesCall) -> UpstreamRequest:
     """The call on Anthropic's own API: the body as the client sent it (model routed)."""
     target = call.target
     headers = api.headers(target)
-    if not target.anthropic_version and call.version:
+    if not target.text("anthropic_version") and call.version:
         headers["anthropic-version"] = call.version  # the client knows its body's version
     betas = merged_betas(target, call)
     if betas:

@@ -22,6 +22,7 @@ from proxy.providers.bedrock.errors import parse_error
 from proxy.providers.bedrock.request import build_converse
 from proxy.providers.bedrock.response import completion_id, parse_completion
 from proxy.providers.bedrock.stream import ConverseStreamTranslator
+from proxy.providers.fields import FieldSpec
 from proxy.reply import Completion
 from proxy.target import Target
 
@@ -78,4 +79,19 @@ class BedrockAdapter(BedrockEmbeddings):
         return messages.messages_translation(chat)
 
 
-__all__ = ["BedrockAdapter"]
+FIELDS = (
+    FieldSpec(name="aws_access_key_id", header="x-portkey-aws-access-key-id", credential=True),
+    FieldSpec(
+        name="aws_secret_access_key",
+        header="x-portkey-aws-secret-access-key",
+        secret=True,
+        credential=True,
+    ),
+    FieldSpec(
+        name="aws_session_token", header="x-portkey-aws-session-token", secret=True, credential=True
+    ),
+    FieldSpec(name="aws_region", header="x-portkey-aws-region"),
+)
+ADAPTERS = (BedrockAdapter(),)
+
+__all__ = ["ADAPTERS", "FIELDS", "BedrockAdapter"]

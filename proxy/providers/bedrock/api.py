@@ -28,7 +28,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+){1,3}-\d{1,2}$")
 
 
 def region_of(target: Target) -> str:
-    region = (target.aws_region or DEFAULT_REGION).strip().lower()
+    region = (target.text("aws_region") or DEFAULT_REGION).strip().lower()
     if not _REGION.match(region):
         raise InvalidRequest(
             f"invalid AWS region {region!r}",
@@ -63,7 +63,7 @@ def model_url(target: Target, model: str, op: str) -> str:
 def auth_headers(target: Target, url: str, body: bytes) -> dict[str, str]:
     """Request headers with credentials: SigV4-signed, or a bearer API key."""
     headers = {"Content-Type": "application/json"}
-    key_id, secret = target.aws_access_key_id, target.aws_secret_access_key
+    key_id, secret = target.text("aws_access_key_id"), target.text("aws_secret_access_key")
     if key_id or secret:
         if not (key_id and secret):
             missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
@@ -71,7 +71,9 @@ def auth_headers(target: Target, url: str, body: bytes) -> dict[str, str]:
                 f"bedrock SigV4 needs both an access key id and a secret key: {missing} is missing",
                 code="missing_aws_credentials",
             )
-        return sign(headers, url, body, key_id, secret, target.aws_session_token, region_of(target))
+        return sign(
+            headers, url, body, key_id, secret, target.text("aws_session_token"), region_of(target)
+        )
     if target.api_key:
         headers["Authorization"] = f"Bearer {target.api_key}"
         return headers

@@ -53,7 +53,7 @@ def messages_request(body: bytes, call: MessagesCall) -> UpstreamRequest | None:
     native.pop("model", None)
     native.pop("stream", None)  # the operation says it
     native["anthropic_version"] = BEDROCK_VERSION
-    betas = [b.strip() for b in (call.target.anthropic_beta or "").split(",") if b.strip()]
+    betas = [b.strip() for b in (call.target.text("anthropic_beta") or "").split(",") if b.strip()]
     betas += [b for b in call.betas if b not in betas]
     if betas:
         native["anthropic_beta"] = betas

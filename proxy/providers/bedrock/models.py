@@ -33,9 +33,11 @@ def models_request(target: Target) -> UpstreamRequest:
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         base = f"https://bedrock.{region}.{suffix}"
     url = str(URL(f"{base}/foundation-models"))
-    key_id, secret = target.aws_access_key_id, target.aws_secret_access_key
+    key_id, secret = target.text("aws_access_key_id"), target.text("aws_secret_access_key")
     if key_id and secret:
-        headers = sign({}, url, b"", key_id, secret, target.aws_session_token, region, "GET")
+        headers = sign(
+            {}, url, b"", key_id, secret, target.text("aws_session_token"), region, "GET"
+        )
     elif target.api_key:
         headers = {"Authorization": f"Bearer {target.api_key}"}
     else:

@@ -117,14 +117,14 @@ class VertexAdapter(VertexEmbeddings, VertexClaude, GeminiAdapter):
         default_region: str = DEFAULT_VERTEX_REGION,
     ) -> str:
         """``.../projects/{p}/locations/{r}/publishers/{publisher}/models/{model}{method}``."""
-        project = target.vertex_project_id
+        project = target.text("vertex_project_id")
         if not project:
             raise InvalidRequest(
                 "vertex-ai needs a project: x-portkey-vertex-project-id or vertex_project_id",
                 param="x-portkey-vertex-project-id",
                 code="missing_vertex_project",
             )
-        region = (target.vertex_region or default_region).lower()
+        region = (target.text("vertex_region") or default_region).lower()
         if not _REGION.match(region):
             raise InvalidRequest(
                 f"vertex region {region!r} is not a region name",
@@ -144,7 +144,7 @@ class VertexAdapter(VertexEmbeddings, VertexClaude, GeminiAdapter):
         return f"{versioned(host, 'v1')}/{resource}{method}"
 
     def auth_headers(self, target: Target) -> dict[str, str]:
-        token = target.vertex_token or target.api_key
+        token = target.text("vertex_token") or target.api_key
         if not token:
             raise AuthenticationError(
                 "no access token for provider 'vertex-ai': send Authorization: Bearer "

@@ -11,13 +11,13 @@ import msgspec
 from proxy.body import RequestBody
 from proxy.frontdoors.chat import decode_chat
 from proxy.providers.anthropic import AnthropicAdapter
+from proxy.routing.resolve import settings_target
 from proxy.sse import SSEDecoder, SSEEvent
-from proxy.target import Target
 from tests.conftest import PROVIDER_KEY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADAPTER = AnthropicAdapter()
-TARGET = Target(provider="anthropic", api_key=PROVIDER_KEY)
+TARGET = settings_target(provider="anthropic", api_key=PROVIDER_KEY)
 
 
 def body_of(request: dict[str, Any]) -> RequestBody:

@@ -8,7 +8,7 @@ import pytest
 
 from proxy.errors import AuthenticationError, InvalidRequest
 from proxy.providers.anthropic.structured import ANSWER_TOOL, JSON_INSTRUCTION, is_legacy
-from proxy.target import Target
+from proxy.routing.resolve import settings_target
 from tests.conftest import PROVIDER_KEY
 from tests.providers.anthropic.helpers import ADAPTER, TARGET, body_of, native
 
@@ -45,7 +45,9 @@ def test_url_headers_and_minimal_body() -> None:
 
 
 def test_custom_host_includes_v1() -> None:
-    target = Target(provider="anthropic", api_key="k", custom_host="http://127.0.0.1:9/v1/")
+    target = settings_target(
+        provider="anthropic", api_key="k", custom_host="http://127.0.0.1:9/v1/"
+    )
     up = ADAPTER.build_request(body_of(req([{"role": "user", "content": "x"}])), target, "m")
     assert up.url == "http://127.0.0.1:9/v1/messages"
 
@@ -53,7 +55,9 @@ def test_custom_host_includes_v1() -> None:
 def test_missing_key_is_401() -> None:
     with pytest.raises(AuthenticationError):
         ADAPTER.build_request(
-            body_of(req([{"role": "user", "content": "x"}])), Target(provider="anthropic"), "m"
+            body_of(req([{"role": "user", "content": "x"}])),
+            settings_target(provider="anthropic"),
+            "m",
         )
 
 

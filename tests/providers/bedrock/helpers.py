@@ -13,13 +13,13 @@ from proxy.frontdoors.chat import decode_chat
 from proxy.providers.bedrock import BedrockAdapter
 from proxy.providers.bedrock.eventstream import EventStreamDecoder, Frame
 from proxy.reply import Chunk
-from proxy.target import Target
+from proxy.routing.resolve import settings_target
 from tests.conftest import PROVIDER_KEY
 from tests.providers.bedrock import frames
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADAPTER = BedrockAdapter()
-TARGET = Target(provider="bedrock", api_key=PROVIDER_KEY)
+TARGET = settings_target(provider="bedrock", api_key=PROVIDER_KEY)
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 

@@ -12,6 +12,7 @@ import pytest
 from yarl import URL
 
 from proxy.errors import GatewayError
+from proxy.routing.resolve import settings_target
 from proxy.target import Target
 from tests.conftest import PROVIDER_KEY
 from tests.providers.bedrock.conftest import KEY_ID, SESSION_TOKEN, TEMP_KEY_ID
@@ -62,7 +63,7 @@ def spec_signature(method: str, url: str, headers: dict[str, str], body: bytes, 
 
 
 def test_sigv4_header_shape_and_signature() -> None:
-    target = Target(
+    target = settings_target(
         provider="bedrock",
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=PROVIDER_KEY,
@@ -88,7 +89,7 @@ def test_sigv4_header_shape_and_signature() -> None:
 
 
 def test_session_token_is_sent_and_signed() -> None:
-    target = Target(
+    target = settings_target(
         provider="bedrock",
         aws_access_key_id=TEMP_KEY_ID,
         aws_secret_access_key=PROVIDER_KEY,
@@ -105,7 +106,9 @@ def test_session_token_is_sent_and_signed() -> None:
 
 def test_model_ids_and_arns_are_path_safe() -> None:
     arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku"
-    target = Target(provider="bedrock", api_key=PROVIDER_KEY, custom_host="http://proxy:8080/aws/")
+    target = settings_target(
+        provider="bedrock", api_key=PROVIDER_KEY, custom_host="http://proxy:8080/aws/"
+    )
     up = build(target, model=arn)
     # the ARN's "/" stays encoded; the URL is already in the form aiohttp will send
     assert up.url == (
@@ -116,7 +119,7 @@ def test_model_ids_and_arns_are_path_safe() -> None:
 
 
 def test_bedrock_api_key_is_a_bearer_token() -> None:
-    up = build(Target(provider="bedrock", api_key=PROVIDER_KEY))
+    up = build(settings_target(provider="bedrock", api_key=PROVIDER_KEY))
     assert up.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
     assert "X-Amz-Date" not in up.headers
 
@@ -132,7 +135,7 @@ def test_bedrock_api_key_is_a_bearer_token() -> None:
 )
 def test_missing_credentials_is_401(fields) -> None:
     with pytest.raises(GatewayError) as err:
-        build(Target(provider="bedrock", **fields))
+        build(settings_target(provider="bedrock", **fields))
     assert err.value.status == 401
     assert PROVIDER_KEY not in err.value.message
 
@@ -140,7 +143,7 @@ def test_missing_credentials_is_401(fields) -> None:
 @pytest.mark.parametrize("region", ["evil.example.com/", "us-east-1.attacker.net#", "US EAST"])
 def test_region_cannot_change_the_host(region: str) -> None:
     with pytest.raises(GatewayError) as err:
-        build(Target(provider="bedrock", api_key=PROVIDER_KEY, aws_region=region))
+        build(settings_target(provider="bedrock", api_key=PROVIDER_KEY, aws_region=region))
     assert err.value.status == 400 and err.value.param == "x-portkey-aws-region"
 
 
@@ -153,12 +156,12 @@ def test_region_cannot_change_the_host(region: str) -> None:
     ],
 )
 def test_regional_hosts(region: str, host: str) -> None:
-    up = build(Target(provider="bedrock", api_key=PROVIDER_KEY, aws_region=region))
+    up = build(settings_target(provider="bedrock", api_key=PROVIDER_KEY, aws_region=region))
     assert urlsplit(up.url).netloc == host
 
 
 @pytest.mark.parametrize("model", ["..", "."])
 def test_dot_segments_cannot_be_model_ids(model: str) -> None:
     with pytest.raises(GatewayError) as err:
-        build(Target(provider="bedrock", api_key=PROVIDER_KEY), model=model)
+        build(settings_target(provider="bedrock", api_key=PROVIDER_KEY), model=model)
     assert err.value.status == 400 and err.value.param == "model"

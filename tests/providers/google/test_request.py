@@ -14,8 +14,8 @@ from proxy.frontdoors.chat import decode_chat
 from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.google import native as g
 from proxy.providers.google.request import SIGNATURE_MARK, build_body
+from proxy.routing.resolve import settings_target
 from proxy.schema import ChatRequest
-from proxy.target import Target
 
 PNG = (  # a 1x1 PNG
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"
@@ -286,7 +286,7 @@ def body_of(payload: dict[str, Any]) -> RequestBody:
 def test_gemini_url_and_key_header() -> None:
     body = body_of({"model": "gemini-2.5-flash", "messages": [user("x")], "stream": True})
     up = GeminiAdapter().build_request(
-        body, Target(provider="google", api_key="k1"), "gemini-2.5-flash"
+        body, settings_target(provider="google", api_key="k1"), "gemini-2.5-flash"
     )
     assert up.url == (
         "https://generativelanguage.googleapis.com/v1beta/models/"
@@ -296,17 +296,17 @@ def test_gemini_url_and_key_header() -> None:
     assert "key=" not in up.url
     # a custom host is the host only; one that already names a version is kept as is
     for host in ("http://h:1", "http://h:1/", "http://h:1/v1beta"):
-        target = Target(provider="google", api_key="k", custom_host=host)
+        target = settings_target(provider="google", api_key="k", custom_host=host)
         up = GeminiAdapter().build_request(body, target, "models/gemini-2.0-flash")
         assert up.url == "http://h:1/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
     with pytest.raises(AuthenticationError):
-        GeminiAdapter().build_request(body, Target(provider="google"), "m")
+        GeminiAdapter().build_request(body, settings_target(provider="google"), "m")
 
 
 def test_vertex_urls_and_bearer() -> None:
     body = body_of({"model": "m", "messages": [user("x")]})
     adapter = VertexAdapter()
-    t = Target(
+    t = settings_target(
         provider="vertex-ai", api_key="tok", vertex_project_id="p1", vertex_region="us-east5"
     )
     up = adapter.build_request(body, t, "gemini-2.5-pro")
@@ -315,7 +315,7 @@ def test_vertex_urls_and_bearer() -> None:
         "/publishers/google/models/gemini-2.5-pro:generateContent"
     )
     assert up.headers["Authorization"] == "Bearer tok"
-    t = Target(
+    t = settings_target(
         provider="vertex-ai",
         vertex_token="vt",
         api_key="ignored",
@@ -325,18 +325,22 @@ def test_vertex_urls_and_bearer() -> None:
     up = adapter.build_request(body, t, "gemini-2.5-pro")
     assert up.url.startswith("https://aiplatform.googleapis.com/v1/projects/p1/locations/global/")
     assert up.headers["Authorization"] == "Bearer vt"
-    t = Target(provider="vertex-ai", api_key="t", vertex_project_id="p1", custom_host="http://h:2")
+    t = settings_target(
+        provider="vertex-ai", api_key="t", vertex_project_id="p1", custom_host="http://h:2"
+    )
     up = adapter.build_request(body, t, "gemini-2.5-pro")
     assert up.url == (
         "http://h:2/v1/projects/p1/locations/us-central1/publishers/google/models/"
         "gemini-2.5-pro:generateContent"
     )
     with pytest.raises(InvalidRequest):  # no project
-        adapter.build_request(body, Target(provider="vertex-ai", api_key="t"), "m")
+        adapter.build_request(body, settings_target(provider="vertex-ai", api_key="t"), "m")
     with pytest.raises(InvalidRequest):  # a region that would change the host
-        bad = Target(
+        bad = settings_target(
             provider="vertex-ai", api_key="t", vertex_project_id="p", vertex_region="x.evil/"
         )
         adapter.build_request(body, bad, "m")
     with pytest.raises(AuthenticationError):
-        adapter.build_request(body, Target(provider="vertex-ai", vertex_project_id="p"), "m")
+        adapter.build_request(
+            body, settings_target(provider="vertex-ai", vertex_project_id="p"), "m"
+        )
