@@ -26,7 +26,8 @@ from proxy.schema import (
 
 
 def completion_to_chunks(c: ChatCompletion, include_usage: bool = True) -> list[Chunk]:
-    """One role chunk, one content (and tool-call) chunk and one finish chunk per choice."""
+    """One role chunk, then reasoning, content and tool-call chunks as the answer has
+    them, the reasoning state whole, and one finish chunk per choice."""
     out: list[Chunk] = []
 
     def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> Chunk:
@@ -44,6 +45,10 @@ def completion_to_chunks(c: ChatCompletion, include_usage: bool = True) -> list[
     for ch in c.choices:
         msg = ch.message
         out.append(chunk([ChunkChoice(ch.index, Delta(role=msg.role or "assistant", content=""))]))
+        if isinstance(msg.reasoning_content, str) and msg.reasoning_content:
+            out.append(
+                chunk([ChunkChoice(ch.index, Delta(reasoning_content=msg.reasoning_content))])
+            )
         if msg.content:
             out.append(chunk([ChunkChoice(ch.index, Delta(content=msg.content))]))
         if msg.tool_calls:
@@ -59,6 +64,8 @@ def completion_to_chunks(c: ChatCompletion, include_usage: bool = True) -> list[
                 for i, tc in enumerate(msg.tool_calls)
             ]
             out.append(chunk([ChunkChoice(ch.index, Delta(tool_calls=deltas))]))
+        if isinstance(msg.reasoning_opaque, str) and msg.reasoning_opaque:
+            out.append(chunk([ChunkChoice(ch.index, Delta(reasoning_opaque=msg.reasoning_opaque))]))
         out.append(
             chunk([ChunkChoice(ch.index, Delta(), finish_reason=ch.finish_reason or "stop")])
         )
@@ -77,6 +84,8 @@ class StreamAssembler:
         self.system_fingerprint: str | None = None
         self.usage: Usage | None = None
         self._text: dict[int, list[str]] = {}
+        self._reasoning: dict[int, list[str]] = {}
+        self._opaque: dict[int, str] = {}  # sent whole, once
         self._role: dict[int, str] = {}
         self._finish: dict[int, str | None] = {}
         self._tools: dict[int, dict[int, list[str]]] = {}  # choice -> index -> [id, name, args]
@@ -96,6 +105,10 @@ class StreamAssembler:
                 self._role[ch.index] = d.role
             if isinstance(d.content, str):
                 self._text[ch.index].append(d.content)
+            if isinstance(d.reasoning_content, str):
+                self._reasoning.setdefault(ch.index, []).append(d.reasoning_content)
+            if isinstance(d.reasoning_opaque, str):
+                self._opaque[ch.index] = d.reasoning_opaque
             if isinstance(d.tool_calls, list):
                 calls = self._tools.setdefault(ch.index, {})
                 for tc in d.tool_calls:
@@ -133,6 +146,10 @@ class StreamAssembler:
                 content=text if text or not calls else None,
                 tool_calls=tool_calls,
             )
+            if idx in self._reasoning:
+                msg.reasoning_content = "".join(self._reasoning[idx])
+            if idx in self._opaque:
+                msg.reasoning_opaque = self._opaque[idx]
             choices.append(Choice(idx, msg, self._finish.get(idx)))
         return ChatCompletion(
             id=self.id,

@@ -20,6 +20,17 @@ from msgspec import UNSET, Struct, UnsetType
 # ---------------------------------------------------------------- content parts
 
 
+class CacheControl(Struct, omit_defaults=True):
+    """A prompt-cache breakpoint (Anthropic's ``cache_control``, as Portkey and LiteLLM
+    accept it on content parts, messages and tools): the prompt up to here is cached."""
+
+    type: str = "ephemeral"
+    ttl: str | UnsetType = UNSET  # "5m" (default) or "1h"
+
+
+Cache = CacheControl | UnsetType | None
+
+
 class ImageURL(Struct, omit_defaults=True):
     url: str
     detail: str | UnsetType = UNSET
@@ -27,10 +38,12 @@ class ImageURL(Struct, omit_defaults=True):
 
 class TextPart(Struct, tag_field="type", tag="text", omit_defaults=True):
     text: str
+    cache_control: Cache = UNSET
 
 
 class ImagePart(Struct, tag_field="type", tag="image_url", omit_defaults=True):
     image_url: ImageURL
+    cache_control: Cache = UNSET
 
 
 class InputAudio(Struct):
@@ -50,6 +63,7 @@ class FileRef(Struct, omit_defaults=True):
 
 class FilePart(Struct, tag_field="type", tag="file", omit_defaults=True):
     file: FileRef
+    cache_control: Cache = UNSET
 
 
 class RefusalPart(Struct, tag_field="type", tag="refusal", omit_defaults=True):
@@ -72,6 +86,7 @@ class FunctionDef(Struct, omit_defaults=True):
 class Tool(Struct, omit_defaults=True):
     function: FunctionDef
     type: Literal["function"] = "function"
+    cache_control: Cache = UNSET  # beside ``function``, as Portkey and LiteLLM take it
 
 
 class FunctionCall(Struct):
@@ -102,16 +117,19 @@ ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 class SystemMessage(Struct, tag_field="role", tag="system", omit_defaults=True):
     content: str | list[TextPart]
     name: str | UnsetType = UNSET
+    cache_control: Cache = UNSET  # on the message's last block
 
 
 class DeveloperMessage(Struct, tag_field="role", tag="developer", omit_defaults=True):
     content: str | list[TextPart]
     name: str | UnsetType = UNSET
+    cache_control: Cache = UNSET  # on the message's last block
 
 
 class UserMessage(Struct, tag_field="role", tag="user", omit_defaults=True):
     content: Content
     name: str | UnsetType = UNSET
+    cache_control: Cache = UNSET  # on the message's last block
 
 
 class AssistantMessage(Struct, tag_field="role", tag="assistant", omit_defaults=True):
@@ -120,11 +138,17 @@ class AssistantMessage(Struct, tag_field="role", tag="assistant", omit_defaults=
     tool_calls: list[ToolCall] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
     function_call: FunctionCall | UnsetType | None = UNSET
+    cache_control: Cache = UNSET
+    # what the gateway answered (ResponseMessage), sent back by the client: the reasoning
+    # text, and the opaque state a provider needs again (proxy/providers/reasoning.py)
+    reasoning_content: str | UnsetType | None = UNSET
+    reasoning_opaque: str | UnsetType | None = UNSET
 
 
 class ToolMessage(Struct, tag_field="role", tag="tool", omit_defaults=True):
     content: str | list[TextPart]
     tool_call_id: str
+    cache_control: Cache = UNSET
 
 
 class FunctionMessage(Struct, tag_field="role", tag="function", omit_defaults=True):
@@ -170,6 +194,17 @@ class StreamOptions(Struct, omit_defaults=True):
     include_usage: bool | UnsetType = UNSET
 
 
+class GoogleExtra(Struct, omit_defaults=True):
+    """Google's OpenAI-compatibility extension (``extra_body.google``), passed to Gemini."""
+
+    thinking_config: dict[str, Any] | UnsetType = UNSET  # Gemini's thinkingConfig, as is
+    cached_content: str | UnsetType = UNSET  # a cachedContents/... resource name
+
+
+class ExtraBody(Struct, omit_defaults=True):
+    google: GoogleExtra | UnsetType = UNSET
+
+
 # ---------------------------------------------------------------- request
 
 
@@ -202,14 +237,20 @@ class ChatRequest(Struct, omit_defaults=True):
     metadata: dict[str, str] | UnsetType | None = UNSET
     store: bool | UnsetType | None = UNSET
     service_tier: str | UnsetType | None = UNSET
+    # provider-native reasoning switches, sent as they are (Anthropic's thinking object, as
+    # Portkey takes it; Google's extra_body.google as its OpenAI-compatible API takes it)
+    thinking: dict[str, Any] | UnsetType | None = UNSET
+    extra_body: ExtraBody | UnsetType | None = UNSET
 
 
 # ---------------------------------------------------------------- response
 
 
 class PromptTokensDetails(Struct, omit_defaults=True):
-    cached_tokens: int | UnsetType = UNSET
+    cached_tokens: int | UnsetType = UNSET  # read from the provider's prompt cache
     audio_tokens: int | UnsetType = UNSET
+    # written to it (Anthropic, Bedrock charge for writes; LiteLLM's name for the count)
+    cache_creation_tokens: int | UnsetType = UNSET
 
 
 class CompletionTokensDetails(Struct, omit_defaults=True):
@@ -234,6 +275,9 @@ class ResponseMessage(Struct):
     refusal: str | UnsetType | None = UNSET
     # reasoning text, as DeepSeek, vLLM and others report it (not OpenAI's own field)
     reasoning_content: str | UnsetType | None = UNSET
+    # what the provider needs back on the next turn (signatures, redacted thinking): an
+    # opaque string for the client to echo with this message (proxy/providers/reasoning.py)
+    reasoning_opaque: str | UnsetType | None = UNSET
 
 
 class Choice(Struct):
@@ -272,6 +316,7 @@ class Delta(Struct, omit_defaults=True):
     tool_calls: list[ToolCallDelta] | UnsetType = UNSET
     refusal: str | UnsetType | None = UNSET
     reasoning_content: str | UnsetType | None = UNSET  # see ResponseMessage
+    reasoning_opaque: str | UnsetType | None = UNSET  # sent once, whole, before the finish
 
 
 class ChunkChoice(Struct):

@@ -33,6 +33,9 @@ class UpstreamRequest(msgspec.Struct, kw_only=True):
     body: bytes | AsyncIterable[bytes]  # an upload's pieces on pass-through (sent once)
     stream: bool = False
     framing: Framing = "sse"
+    # how to read the answer when it is not the adapter's own way: a call the adapter
+    # made in another dialect (Claude's Messages API on Vertex AI or Bedrock InvokeModel)
+    translation: Translation | None = None
 
     def __repr__(self) -> str:  # never print headers: they hold credentials
         return f"UpstreamRequest({self.method} {self.url}, stream={self.stream})"

@@ -18,6 +18,7 @@ from msgspec import UNSET
 from proxy.errors import InvalidRequest
 from proxy.reply import Chunk
 from proxy.schema import (
+    CacheControl,
     ChatCompletionChunk,
     ChatRequest,
     ChunkChoice,
@@ -48,6 +49,43 @@ def system_text(req: ChatRequest) -> list[str]:
         for m in req.messages
         if isinstance(m, SystemMessage | DeveloperMessage) and text_of(m.content)
     ]
+
+
+def system_blocks(req: ChatRequest) -> list[tuple[str, CacheControl | None]]:
+    """System/developer text with its cache breakpoints: one piece per message (parts
+    joined, the message's ``cache_control`` on it), or one per part when a part carries
+    its own breakpoint (the cached prefix must end exactly where the client marked it)."""
+    out: list[tuple[str, CacheControl | None]] = []
+    for m in req.messages:
+        if not isinstance(m, SystemMessage | DeveloperMessage):
+            continue
+        own = m.cache_control if isinstance(m.cache_control, CacheControl) else None
+        parts = m.content if isinstance(m.content, list) else []
+        if any(isinstance(p.cache_control, CacheControl) for p in parts):
+            pieces = [
+                (p.text, p.cache_control if isinstance(p.cache_control, CacheControl) else None)
+                for p in parts
+                if p.text
+            ]
+            if pieces and own is not None:
+                pieces[-1] = (pieces[-1][0], own)
+            out.extend(pieces)
+        elif text := text_of(m.content):
+            out.append((text, own))
+    return out
+
+
+def has_cache_control(req: ChatRequest) -> bool:
+    """Whether the client marked any prompt-cache breakpoint (messages, parts, tools)."""
+    if isinstance(req.tools, list) and any(t.cache_control for t in req.tools):
+        return True
+    for m in req.messages:
+        if getattr(m, "cache_control", None):
+            return True
+        content = getattr(m, "content", None)
+        if isinstance(content, list) and any(getattr(p, "cache_control", None) for p in content):
+            return True
+    return False
 
 
 def stop_list(req: ChatRequest) -> list[str] | None:
@@ -127,6 +165,14 @@ class ChunkFactory:
     def text(self, text: str, index: int = 0) -> Chunk:
         return self._chunk(Delta(content=text), index=index)
 
+    def reasoning(self, text: str, index: int = 0) -> Chunk:
+        return self._chunk(Delta(reasoning_content=text), index=index)
+
+    def opaque(self, token: str, index: int = 0) -> Chunk:
+        """The turn's reasoning state, once, whole (the SDK's stream accumulator
+        concatenates string deltas, so it must never come in pieces)."""
+        return self._chunk(Delta(reasoning_opaque=token), index=index)
+
     def tool_call_start(self, tool_index: int, call_id: str, name: str, index: int = 0) -> Chunk:
         delta = ToolCallDelta(
             index=tool_index,
@@ -156,10 +202,12 @@ __all__ = [
     "UNSET",
     "ChunkFactory",
     "content_parts",
+    "has_cache_control",
     "new_id",
     "now",
     "parse_data_url",
     "stop_list",
+    "system_blocks",
     "system_text",
     "token_limit",
 ]

@@ -121,6 +121,8 @@ class Relay:
     async def __call__(
         self, ctx: RequestContext, adapter: Translation, up: UpstreamRequest
     ) -> Reply:
+        if up.translation is not None:  # the adapter called in another dialect
+            adapter = up.translation
         target = ctx.target
         timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
         if ctx.trace_headers:  # W3C traceparent of this attempt (proxy/observability)

@@ -16,8 +16,17 @@ from msgspec import UNSET, Struct, UnsetType
 # ---------------------------------------------------------------- request
 
 
+class CacheControl(Struct, omit_defaults=True):
+    type: str = "ephemeral"
+    ttl: str | UnsetType = UNSET
+
+
+Cache = CacheControl | UnsetType  # UNSET fields are never encoded
+
+
 class TextBlock(Struct, tag_field="type", tag="text"):
     text: str
+    cache_control: Cache = UNSET
 
 
 class Base64Source(Struct, tag_field="type", tag="base64"):
@@ -31,24 +40,45 @@ class URLSource(Struct, tag_field="type", tag="url"):
 
 class ImageBlock(Struct, tag_field="type", tag="image"):
     source: Base64Source | URLSource
+    cache_control: Cache = UNSET
 
 
 class DocumentBlock(Struct, tag_field="type", tag="document"):
     source: Base64Source | URLSource
+    cache_control: Cache = UNSET
 
 
 class ToolUseBlock(Struct, tag_field="type", tag="tool_use"):
     id: str
     name: str
     input: dict[str, Any]
+    cache_control: Cache = UNSET
 
 
 class ToolResultBlock(Struct, tag_field="type", tag="tool_result", omit_defaults=True):
     tool_use_id: str
     content: str | list[TextBlock] | UnsetType = UNSET
+    cache_control: Cache = UNSET
 
 
-InputBlock = TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock
+class ThinkingBlock(Struct, tag_field="type", tag="thinking"):
+    thinking: str
+    signature: str
+
+
+class RedactedThinkingBlock(Struct, tag_field="type", tag="redacted_thinking"):
+    data: str
+
+
+InputBlock = (
+    TextBlock
+    | ImageBlock
+    | DocumentBlock
+    | ToolUseBlock
+    | ToolResultBlock
+    | ThinkingBlock
+    | RedactedThinkingBlock
+)
 
 
 class MessageParam(Struct):
@@ -61,6 +91,7 @@ class ToolParam(Struct, omit_defaults=True):
     input_schema: dict[str, Any]
     description: str | UnsetType = UNSET
     strict: bool | UnsetType = UNSET
+    cache_control: Cache = UNSET
 
 
 class ToolChoice(Struct, omit_defaults=True):
@@ -81,8 +112,10 @@ class OutputConfig(Struct):
     format: JSONOutputFormat
 
 
-class MessagesRequest(Struct, omit_defaults=True):
-    model: str
+class MessagesRequest(Struct, omit_defaults=True, kw_only=True):
+    model: str | UnsetType = UNSET  # Vertex and Bedrock name the model in the URL
+    anthropic_version: str | UnsetType = UNSET  # Vertex and Bedrock take it in the body
+    anthropic_beta: list[str] | UnsetType = UNSET  # Bedrock's betas
     messages: list[MessageParam]
     max_tokens: int
     system: list[TextBlock] | UnsetType = UNSET
@@ -94,6 +127,7 @@ class MessagesRequest(Struct, omit_defaults=True):
     tools: list[ToolParam] | UnsetType = UNSET
     tool_choice: ToolChoice | UnsetType = UNSET
     output_config: OutputConfig | UnsetType = UNSET
+    thinking: dict[str, Any] | UnsetType = UNSET
     stream: bool | UnsetType = UNSET
 
 
@@ -106,6 +140,9 @@ class Block(Struct):
     id: str = ""
     name: str = ""
     input: Any = None
+    thinking: str = ""  # thinking
+    signature: str = ""
+    data: str = ""  # redacted_thinking
 
 
 class Usage(Struct):
@@ -148,6 +185,8 @@ class BlockDeltaBody(Struct):
     type: str
     text: str = ""
     partial_json: str = ""
+    thinking: str = ""  # thinking_delta
+    signature: str = ""  # signature_delta
 
 
 class BlockDelta(Struct):

@@ -10,21 +10,24 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from proxy.body import RequestBody
 from proxy.errors import InvalidRequest
-from proxy.providers.anthropic import structured
-from proxy.providers.anthropic.api import DEFAULT_MAX_TOKENS
+from proxy.providers import reasoning
+from proxy.providers.anthropic import structured, thinking
 from proxy.providers.anthropic.native import (
     Base64Source,
+    CacheControl,
     DocumentBlock,
     ImageBlock,
     InputBlock,
     MessageParam,
     MessagesRequest,
     Metadata,
+    RedactedThinkingBlock,
     TextBlock,
+    ThinkingBlock,
     ToolChoice,
     ToolParam,
     ToolResultBlock,
@@ -35,8 +38,7 @@ from proxy.providers.common import (
     content_parts,
     parse_data_url,
     stop_list,
-    system_text,
-    token_limit,
+    system_blocks,
 )
 from proxy.schema import (
     AssistantMessage,
@@ -52,26 +54,32 @@ from proxy.schema import (
     ToolMessage,
     UserMessage,
 )
+from proxy.schema import (
+    CacheControl as ChatCache,
+)
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 Role = Literal["user", "assistant"]
 
 
-def build_body(body: RequestBody, model: str) -> MessagesRequest:
+def build_body(body: RequestBody, model: str, host: str = "anthropic") -> MessagesRequest:
+    """``host``: who serves Claude (anthropic, vertex-ai, bedrock): the reasoning state
+    replayed is the one that host issued (proxy/providers/reasoning.py)."""
     req = body.request
     _refuse_unsupported(req)
     plan = structured.plan(req, model)
-    system = [TextBlock(text=t) for t in system_text(req)]
+    system = [TextBlock(text=t, cache_control=cache(c)) for t, c in system_blocks(req)]
     if plan.system is not None:
         system.append(plan.system)
     tools, tool_choice = _tools(req)
     if plan.tool is not None:
         tool_choice = structured.answer_tool_choice(tool_choice, bool(tools))
         tools = [*tools, plan.tool]
+    wanted, max_tokens = thinking.plan(req, model)
     out = MessagesRequest(
         model=model,
-        messages=_messages(req),
-        max_tokens=token_limit(req) or DEFAULT_MAX_TOKENS,
+        messages=_messages(req, host),
+        max_tokens=max_tokens,
         system=system or UNSET,
         stop_sequences=stop_list(req) or UNSET,
         tools=tools or UNSET,
@@ -87,7 +95,26 @@ def build_body(body: RequestBody, model: str) -> MessagesRequest:
         out.top_k = req.top_k
     if isinstance(req.user, str) and req.user:
         out.metadata = Metadata(user_id=req.user)
+    thinking.apply(out, wanted)
     return out
+
+
+def cache(c: object) -> CacheControl | UnsetType:
+    """A client's cache breakpoint, in Anthropic's shape (UNSET when there is none)."""
+    if not isinstance(c, ChatCache):
+        return UNSET
+    return CacheControl(type=c.type, ttl=c.ttl)
+
+
+_CACHEABLE = (TextBlock, ImageBlock, DocumentBlock, ToolUseBlock, ToolResultBlock)
+
+
+def _mark(blocks: list[InputBlock], c: object) -> list[InputBlock]:
+    """A message-level ``cache_control`` goes on the message's last block."""
+    last = blocks[-1] if blocks else None
+    if isinstance(last, _CACHEABLE) and isinstance(c, ChatCache):
+        last.cache_control = cache(c)
+    return blocks
 
 
 def _refuse_unsupported(req: ChatRequest) -> None:
@@ -120,16 +147,16 @@ class _Turns:
             self.turns.append(MessageParam(role=role, content=blocks))
 
 
-def _messages(req: ChatRequest) -> list[MessageParam]:
+def _messages(req: ChatRequest, host: str) -> list[MessageParam]:
     turns = _Turns()
     for i, m in enumerate(req.messages):
         where = f"messages[{i}]"
         if isinstance(m, UserMessage):
-            turns.add("user", _user_blocks(m, where))
+            turns.add("user", _mark(_user_blocks(m, where), m.cache_control))
         elif isinstance(m, AssistantMessage):
-            turns.add("assistant", _assistant_blocks(m, where))
+            turns.add("assistant", _mark(_assistant_blocks(m, where, host), m.cache_control))
         elif isinstance(m, ToolMessage):
-            turns.add("user", [_tool_result(m)])
+            turns.add("user", _mark([_tool_result(m)], m.cache_control))
         elif isinstance(m, FunctionMessage):
             raise InvalidRequest(
                 "role 'function' (deprecated) is not supported for anthropic: use tools "
@@ -151,11 +178,15 @@ def _user_blocks(m: UserMessage, where: str) -> list[InputBlock]:
         param = f"{where}.content[{j}]"
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append(TextBlock(text=part.text))
+                blocks.append(TextBlock(text=part.text, cache_control=cache(part.cache_control)))
         elif isinstance(part, ImagePart):
-            blocks.append(_image(part.image_url.url, param))
+            image = _image(part.image_url.url, param)
+            image.cache_control = cache(part.cache_control)
+            blocks.append(image)
         elif isinstance(part, FilePart):
-            blocks.append(_document(part, param))
+            document = _document(part, param)
+            document.cache_control = cache(part.cache_control)
+            blocks.append(document)
         elif isinstance(part, AudioPart):
             raise InvalidRequest(
                 "anthropic does not accept audio input", param=param, code="unsupported_content"
@@ -196,8 +227,9 @@ def _document(part: FilePart, param: str) -> DocumentBlock:
     return DocumentBlock(source=Base64Source(media_type=data[0], data=data[1]))
 
 
-def _assistant_blocks(m: AssistantMessage, where: str) -> list[InputBlock]:
-    blocks: list[InputBlock] = []
+def _assistant_blocks(m: AssistantMessage, where: str, host: str) -> list[InputBlock]:
+    state = reasoning.decode(m.reasoning_opaque, host, f"{where}.reasoning_opaque")
+    blocks: list[InputBlock] = [_thought(b) for b in state if b.at == 0]
     for part in content_parts(m.content):
         text = part.text if isinstance(part, TextPart) else None
         if isinstance(part, RefusalPart):
@@ -212,7 +244,15 @@ def _assistant_blocks(m: AssistantMessage, where: str) -> list[InputBlock]:
                     id=call.id, name=call.function.name, input=_arguments(call.function, param)
                 )
             )
+            # thinking interleaved between calls goes back where it was
+            blocks.extend(_thought(b) for b in state if b.at == j + 1)
     return blocks
+
+
+def _thought(b: reasoning.Block) -> InputBlock:
+    if b.kind == "redacted":
+        return RedactedThinkingBlock(data=b.data)
+    return ThinkingBlock(thinking=b.text, signature=b.sig)
 
 
 def _arguments(fn: FunctionCall, param: str) -> dict[str, Any]:
@@ -233,7 +273,9 @@ def _arguments(fn: FunctionCall, param: str) -> dict[str, Any]:
 def _tool_result(m: ToolMessage) -> ToolResultBlock:
     if isinstance(m.content, str):
         return ToolResultBlock(tool_use_id=m.tool_call_id, content=m.content or UNSET)
-    texts = [TextBlock(text=p.text) for p in m.content if p.text]
+    texts = [
+        TextBlock(text=p.text, cache_control=cache(p.cache_control)) for p in m.content if p.text
+    ]
     return ToolResultBlock(tool_use_id=m.tool_call_id, content=texts or UNSET)
 
 
@@ -250,6 +292,7 @@ def _tools(req: ChatRequest) -> tuple[list[ToolParam], ToolChoice | None]:
                     input_schema=schema or {"type": "object", "properties": {}},
                     description=fn.description,
                     strict=True if fn.strict is True else UNSET,
+                    cache_control=cache(t.cache_control),
                 )
             )
     return tools, _tool_choice(req)

@@ -8,9 +8,11 @@ import msgspec
 from msgspec import UNSET
 
 from proxy.errors import UpstreamInvalid
-from proxy.providers.anthropic.native import Message, Usage, encoder, message_decoder
+from proxy.providers.anthropic.native import Block, Message, Usage, encoder, message_decoder
 from proxy.providers.anthropic.structured import ANSWER_TOOL
 from proxy.providers.common import now
+from proxy.providers.reasoning import Block as Kept
+from proxy.providers.reasoning import Collector
 from proxy.reply import Completion
 from proxy.schema import (
     ChatCompletion,
@@ -45,22 +47,41 @@ def usage(u: Usage | None) -> OpenAIUsage:
     if u is None:
         return OpenAIUsage(prompt_tokens_details=PromptTokensDetails(cached_tokens=0))
     cached = u.cache_read_input_tokens or 0
-    prompt = (u.input_tokens or 0) + cached + (u.cache_creation_input_tokens or 0)
+    written = u.cache_creation_input_tokens or 0
+    prompt = (u.input_tokens or 0) + cached + written
     completion = u.output_tokens or 0
+    details = PromptTokensDetails(cached_tokens=cached)
+    if written:
+        details.cache_creation_tokens = written
     return OpenAIUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cached),
+        prompt_tokens_details=details,
     )
 
 
-def to_completion(msg: Message, model: str) -> ChatCompletion:
+def kept(block: Block, calls_before: int) -> Kept | None:
+    """What of a thinking block must come back next turn (None: not a thinking block)."""
+    if block.type == "thinking":
+        return Kept(kind="thinking", text=block.thinking, sig=block.signature, at=calls_before)
+    if block.type == "redacted_thinking":
+        return Kept(kind="redacted", data=block.data, at=calls_before)
+    return None
+
+
+def to_completion(msg: Message, model: str, host: str = "anthropic") -> ChatCompletion:
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[ToolCall] = []
+    state = Collector(host)
     answered_by_tool = False
     for block in msg.content:
-        if block.type == "text":
+        if (thought := kept(block, len(calls))) is not None:
+            state.add(thought)
+            if thought.text:
+                thoughts.append(thought.text)
+        elif block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use" and block.name == ANSWER_TOOL:
             texts.append(encoder.encode(block.input or {}).decode())
@@ -68,11 +89,16 @@ def to_completion(msg: Message, model: str) -> ChatCompletion:
         elif block.type == "tool_use":
             args = encoder.encode(block.input if block.input is not None else {}).decode()
             calls.append(ToolCall(id=block.id, function=FunctionCall(block.name, args)))
-        # thinking, redacted_thinking and server-tool blocks have no OpenAI field
+        # server-tool blocks have no OpenAI field
     text = "".join(texts)
     message = ResponseMessage(
         content=text if text or not calls else None, tool_calls=calls or UNSET
     )
+    if thoughts:
+        message.reasoning_content = "".join(thoughts)
+    token = state.token()
+    if token is not None:
+        message.reasoning_opaque = token
     reason = finish_reason(msg.stop_reason, answered_by_tool and not calls)
     return ChatCompletion(
         id=msg.id or "msg_unknown",
@@ -83,11 +109,14 @@ def to_completion(msg: Message, model: str) -> ChatCompletion:
     )
 
 
-def parse_response(status: int, headers: Mapping[str, str], raw: bytes, model: str) -> Completion:
+def parse_response(
+    status: int, headers: Mapping[str, str], raw: bytes, model: str, host: str = "anthropic"
+) -> Completion:
+    """``host``: who answered (anthropic, or Claude on vertex-ai / bedrock)."""
     try:
         msg = message_decoder.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise UpstreamInvalid(
-            f"anthropic answered with a body that is not a Message ({exc})", provider="anthropic"
+            f"{host} answered with a body that is not a Message ({exc})", provider=host
         ) from None
-    return Completion(parsed=to_completion(msg, model))
+    return Completion(parsed=to_completion(msg, model, host))

@@ -25,15 +25,17 @@ from proxy.providers.anthropic.native import (
     Usage,
     type_decoder,
 )
-from proxy.providers.anthropic.response import finish_reason, usage
+from proxy.providers.anthropic.response import finish_reason, kept, usage
 from proxy.providers.anthropic.structured import ANSWER_TOOL
 from proxy.providers.common import ChunkFactory
+from proxy.providers.reasoning import Collector
 from proxy.reply import Chunk
 from proxy.sse import SSEEvent
 
 _TEXT = -1  # block kinds besides a tool index
 _ANSWER = -2
 _IGNORED = -3
+_THINKING = -4
 
 
 def _event_type(data: bytes) -> str:
@@ -44,7 +46,12 @@ def _event_type(data: bytes) -> str:
 
 
 class AnthropicStream:
-    def __init__(self, model: str, include_usage: bool) -> None:
+    """``host``: who serves Claude (anthropic, vertex-ai, bedrock): errors and the
+    reasoning state carry its name."""
+
+    def __init__(self, model: str, include_usage: bool, host: str = "anthropic") -> None:
+        self.host = host
+        self.state = Collector(host)
         self.chunks = ChunkFactory(model)
         self.include_usage = include_usage
         self.started = False
@@ -59,7 +66,7 @@ class AnthropicStream:
     def feed(self, event: SSEEvent) -> list[Chunk]:
         name = event.event or _event_type(event.data)
         if name == "error":
-            raise stream_error(event.data)
+            raise stream_error(event.data, self.host)
         if name == "message_stop":
             return self._stop()
         decoder = EVENT_DECODERS.get(name)
@@ -68,7 +75,7 @@ class AnthropicStream:
         try:
             ev = decoder.decode(event.data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise UpstreamInvalid(f"anthropic sent a malformed {name} event ({exc})") from None
+            raise UpstreamInvalid(f"{self.host} sent a malformed {name} event ({exc})") from None
         return self._dispatch(ev)
 
     def _dispatch(self, ev: Any) -> list[Chunk]:
@@ -105,6 +112,11 @@ class AnthropicStream:
 
     def _block_start(self, ev: BlockStart) -> list[Chunk]:
         block = ev.content_block
+        thought = kept(block, self.tools)
+        if thought is not None:
+            self.blocks[ev.index] = _THINKING
+            self.state.add(thought)
+            return [self.chunks.reasoning(block.thinking)] if block.thinking else []
         if block.type == "text":
             self.blocks[ev.index] = _TEXT
             return [self.chunks.text(block.text)] if block.text else []
@@ -118,7 +130,7 @@ class AnthropicStream:
             self.blocks[ev.index] = tool
             self.args_sent[tool] = False
             return [self.chunks.tool_call_start(tool, block.id, block.name)]
-        self.blocks[ev.index] = _IGNORED  # thinking, server tools: no OpenAI field
+        self.blocks[ev.index] = _IGNORED  # server tools: no OpenAI field
         return []
 
     def _block_delta(self, ev: BlockDelta) -> list[Chunk]:
@@ -126,13 +138,16 @@ class AnthropicStream:
         d = ev.delta
         if d.type == "text_delta" and kind == _TEXT and d.text:
             return [self.chunks.text(d.text)]
+        if kind == _THINKING:
+            self.state.extend_last(d.thinking, d.signature)
+            return [self.chunks.reasoning(d.thinking)] if d.thinking else []
         if d.type == "input_json_delta" and d.partial_json:
             if kind == _ANSWER:
                 return [self.chunks.text(d.partial_json)]
             if kind >= 0:
                 self.args_sent[kind] = True
                 return [self.chunks.tool_args(kind, d.partial_json)]
-        return []  # thinking, signature and citation deltas
+        return []  # citation deltas
 
     def _block_stop(self, ev: BlockStop) -> list[Chunk]:
         kind = self.blocks.get(ev.index, _IGNORED)
@@ -146,7 +161,9 @@ class AnthropicStream:
         if self.stopped:
             return []
         self.stopped = True
-        out = [self.chunks.finish(finish_reason(self.stop_reason, self.answered_by_tool))]
+        token = self.state.token()
+        out = [self.chunks.opaque(token)] if token is not None else []
+        out.append(self.chunks.finish(finish_reason(self.stop_reason, self.answered_by_tool)))
         if self.include_usage:
             out.append(self.chunks.usage(usage(self.usage)))
         return out
@@ -154,8 +171,9 @@ class AnthropicStream:
     def finish(self) -> list[Chunk]:
         if not self.stopped:
             raise UpstreamError(
-                "anthropic stream ended before message_stop",
+                f"{self.host} stream ended before message_stop",
                 status=502,
                 code="upstream_stream_truncated",
+                provider=self.host,
             )
         return []

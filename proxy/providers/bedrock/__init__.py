@@ -38,6 +38,8 @@ class BedrockAdapter(BedrockEmbeddings):
             importlib.import_module(module)
 
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        if messages.wants_invoke(body, model):  # Claude thinking or caching (messages.py)
+            return messages.chat_request(body, target, model)
         req = body.request
         stream = body.head.stream
         payload = nv.request_encoder.encode(build_converse(req))

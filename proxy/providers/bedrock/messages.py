@@ -6,6 +6,10 @@ model is in the URL (not the body), ``anthropic_version`` is ``bedrock-2023-05-3
 body (not a header), and betas are an ``anthropic_beta`` list in the body. A stream is AWS
 eventstream whose ``chunk`` frames carry each Messages event base64-encoded in ``bytes``.
 count_tokens is not offered natively here (the front door estimates it).
+
+Chat requests to Claude take this road too when they need what the gateway carries only in
+Anthropic's own body (``chat_request``): thinking, whose signed blocks come back as
+Anthropic's, and ``cache_control`` on the exact block. Everything else stays on Converse.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ import re
 
 import msgspec
 
+from proxy.body import RequestBody
 from proxy.errors import UpstreamInvalid
+from proxy.providers.anthropic.hosts import ClaudeChat, hosted_body
 from proxy.providers.anthropic.messages import MessagesTranslation
+from proxy.providers.anthropic.native import encoder
+from proxy.providers.anthropic.thinking import wants_thinking
 from proxy.providers.base import MessagesCall, UpstreamRequest
 from proxy.providers.bedrock.api import auth_headers, model_url
 from proxy.providers.bedrock.errors import parse_error, stream_error
 from proxy.providers.bedrock.eventstream import Frame
+from proxy.providers.common import has_cache_control
 from proxy.sse import SSEEvent
 from proxy.target import Target
 
@@ -86,3 +95,29 @@ def frame_events(frame: Frame) -> list[SSEEvent]:
 
 def messages_translation(chat: bool) -> MessagesTranslation:
     return MessagesTranslation("bedrock", parse_error, frame_events, chat)
+
+
+def wants_invoke(body: RequestBody, model: str) -> bool:
+    """Claude, asked to think or to cache: InvokeModel with Anthropic's body."""
+    if _CLAUDE.search(model) is None:
+        return False
+    req = body.request
+    return wants_thinking(req, model) or has_cache_control(req)
+
+
+def chat_request(body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+    native = hosted_body(body, model, "bedrock", BEDROCK_VERSION, stream_field=False)
+    betas = [b.strip() for b in (target.text("anthropic_beta") or "").split(",") if b.strip()]
+    if betas:
+        native.anthropic_beta = betas
+    payload = encoder.encode(native)
+    stream = body.head.stream
+    url = model_url(target, model, "invoke-with-response-stream" if stream else "invoke")
+    return UpstreamRequest(
+        url=url,
+        headers=auth_headers(target, url, payload),
+        body=payload,
+        stream=stream,
+        framing="aws-eventstream" if stream else "sse",
+        translation=ClaudeChat("bedrock", parse_error, frame_events),
+    )

@@ -57,12 +57,29 @@ class ToolResultBlock(_Wire):
     content: list[ToolResultContent]
 
 
+class CachePoint(_Wire):
+    type: str  # "default"; no default, or omit_defaults would leave it out
+    ttl: str | UnsetType = UNSET  # "5m" | "1h"
+
+
+class ReasoningText(_Wire):
+    text: str
+    signature: str | UnsetType = UNSET
+
+
+class ReasoningContent(_Wire):
+    reasoning_text: ReasoningText | UnsetType = UNSET
+    redacted_content: str | UnsetType = UNSET  # base64 in JSON
+
+
 class ContentBlock(_Wire):
     text: str | UnsetType = UNSET
     image: ImageBlock | UnsetType = UNSET
     document: DocumentBlock | UnsetType = UNSET
     tool_use: ToolUseBlock | UnsetType = UNSET
     tool_result: ToolResultBlock | UnsetType = UNSET
+    reasoning_content: ReasoningContent | UnsetType = UNSET
+    cache_point: CachePoint | UnsetType = UNSET
 
 
 class Message(_Wire):
@@ -71,7 +88,8 @@ class Message(_Wire):
 
 
 class SystemBlock(_Wire):
-    text: str
+    text: str | UnsetType = UNSET
+    cache_point: CachePoint | UnsetType = UNSET
 
 
 class InferenceConfig(_Wire):
@@ -92,7 +110,8 @@ class ToolSpec(_Wire):
 
 
 class ToolEntry(_Wire):
-    tool_spec: ToolSpec
+    tool_spec: ToolSpec | UnsetType = UNSET
+    cache_point: CachePoint | UnsetType = UNSET
 
 
 class SpecificTool(_Wire):
@@ -141,6 +160,7 @@ class ConverseRequest(_Wire):
     tool_config: ToolConfig | UnsetType = UNSET
     output_config: OutputConfig | UnsetType = UNSET
     request_metadata: dict[str, str] | UnsetType = UNSET
+    additional_model_request_fields: dict[str, Any] | UnsetType = UNSET
 
 
 # ---------------------------------------------------------------- response
@@ -152,9 +172,20 @@ class OutToolUse(_Wire):
     input: msgspec.Raw = msgspec.Raw(b"{}")  # kept as sent: becomes the arguments string
 
 
+class OutReasoningText(_Wire):
+    text: str = ""
+    signature: str = ""
+
+
+class OutReasoning(_Wire):
+    reasoning_text: OutReasoningText | UnsetType = UNSET
+    redacted_content: str | UnsetType = UNSET
+
+
 class OutBlock(_Wire):
     text: str | UnsetType = UNSET
     tool_use: OutToolUse | UnsetType = UNSET
+    reasoning_content: OutReasoning | UnsetType = UNSET
 
 
 class OutMessage(_Wire):
@@ -205,9 +236,16 @@ class ToolUseDelta(_Wire):
     input: str
 
 
+class ReasoningDelta(_Wire):
+    text: str = ""
+    signature: str = ""
+    redacted_content: str = ""
+
+
 class BlockDelta(_Wire):
     text: str | UnsetType = UNSET
     tool_use: ToolUseDelta | UnsetType = UNSET
+    reasoning_content: ReasoningDelta | UnsetType = UNSET
 
 
 class ContentBlockDelta(_Wire):

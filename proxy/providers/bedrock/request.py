@@ -15,11 +15,12 @@ from msgspec import UNSET, UnsetType
 
 from proxy.errors import InvalidRequest
 from proxy.providers.bedrock import native as nv
+from proxy.providers.bedrock.extras import additional_fields, cache_point, mark, replayed
 from proxy.providers.common import (
     content_parts,
     parse_data_url,
     stop_list,
-    system_text,
+    system_blocks,
     token_limit,
 )
 from proxy.schema import (
@@ -74,7 +75,11 @@ def build_converse(req: ChatRequest) -> nv.ConverseRequest:
     check_unsupported(req)
     messages = convert_messages(req)
     json_tool, output = response_format(req)
-    system = [nv.SystemBlock(text=t) for t in system_text(req)]
+    system: list[nv.SystemBlock] = []
+    for text, cache in system_blocks(req):
+        system.append(nv.SystemBlock(text=text))
+        if (point := cache_point(cache)) is not None:
+            system.append(nv.SystemBlock(cache_point=point))
     metadata: dict[str, str] | UnsetType = UNSET
     if isinstance(req.user, str) and _METADATA_VALUE.match(req.user):
         metadata = {"user": req.user}
@@ -85,6 +90,7 @@ def build_converse(req: ChatRequest) -> nv.ConverseRequest:
         tool_config=tool_config(req, messages, json_tool),
         output_config=output,
         request_metadata=metadata,
+        additional_model_request_fields=additional_fields(req),
     )
 
 
@@ -124,11 +130,11 @@ def convert_messages(req: ChatRequest) -> list[nv.Message]:
     for i, m in enumerate(req.messages):
         param = f"messages[{i}]"
         if isinstance(m, UserMessage):
-            role, blocks = "user", user_blocks(m.content, param)
+            role, blocks = "user", mark(user_blocks(m.content, param), m.cache_control)
         elif isinstance(m, AssistantMessage):
-            role, blocks = "assistant", assistant_blocks(m, param)
+            role, blocks = "assistant", mark(assistant_blocks(m, param), m.cache_control)
         elif isinstance(m, ToolMessage):
-            role, blocks = "user", [tool_result(m)]
+            role, blocks = "user", mark([tool_result(m)], _tool_cache(m))
         elif isinstance(m, FunctionMessage):
             raise InvalidRequest(
                 "bedrock: legacy role 'function' messages are not supported; use tools",
@@ -145,8 +151,28 @@ def convert_messages(req: ChatRequest) -> list[nv.Message]:
             turns.append(nv.Message(role=role, content=blocks))
     for turn in turns:  # Claude wants a user turn's tool results before anything else
         if turn.role == "user":
-            turn.content.sort(key=lambda b: b.tool_result is UNSET)
+            turn.content = _results_first(turn.content)
     return turns
+
+
+def _tool_cache(m: ToolMessage) -> object:
+    """A tool message's breakpoint: its own, or one on any of its parts (joined)."""
+    if m.cache_control is not UNSET and m.cache_control is not None:
+        return m.cache_control
+    parts = m.content if isinstance(m.content, list) else []
+    return next((p.cache_control for p in parts if p.cache_control), None)
+
+
+def _results_first(blocks: list[nv.ContentBlock]) -> list[nv.ContentBlock]:
+    """Tool results first, each cache point staying right after the block it marks."""
+    groups: list[list[nv.ContentBlock]] = []
+    for b in blocks:
+        if b.cache_point is not UNSET and groups:
+            groups[-1].append(b)
+        else:
+            groups.append([b])
+    groups.sort(key=lambda g: g[0].tool_result is UNSET)
+    return [b for g in groups for b in g]
 
 
 def user_blocks(content: Content, param: str) -> list[nv.ContentBlock]:
@@ -156,10 +182,13 @@ def user_blocks(content: Content, param: str) -> list[nv.ContentBlock]:
         if isinstance(part, TextPart):
             if part.text:
                 blocks.append(nv.ContentBlock(text=part.text))
+                mark(blocks, part.cache_control)
         elif isinstance(part, ImagePart):
             blocks.append(nv.ContentBlock(image=image_block(part.image_url.url, where)))
+            mark(blocks, part.cache_control)
         elif isinstance(part, FilePart):
             blocks.append(nv.ContentBlock(document=document_block(part, where)))
+            mark(blocks, part.cache_control)
         elif isinstance(part, RefusalPart):
             blocks.append(nv.ContentBlock(text=part.refusal))
         elif isinstance(part, AudioPart):
@@ -223,7 +252,8 @@ def assistant_blocks(m: AssistantMessage, param: str) -> list[nv.ContentBlock]:
             param=f"{param}.function_call",
             code="unsupported_parameter",
         )
-    blocks: list[nv.ContentBlock] = []
+    state = replayed(m, f"{param}.reasoning_opaque")
+    blocks = [b for at, b in state if at == 0]  # Claude: reasoning before the tool uses
     for part in content_parts(m.content):
         text = part.text if isinstance(part, TextPart) else getattr(part, "refusal", "")
         if text:
@@ -242,6 +272,7 @@ def assistant_blocks(m: AssistantMessage, param: str) -> list[nv.ContentBlock]:
             )
         use = nv.ToolUseBlock(tool_use_id=call.id, name=call.function.name, input=value)
         blocks.append(nv.ContentBlock(tool_use=use))
+        blocks.extend(b for at, b in state if at == j + 1)
     return blocks
 
 
@@ -299,7 +330,7 @@ def tool_config(
             param="tools",
             code="reserved_tool_name",
         )
-    specs = [] if choice == "none" else [_spec_of(t) for t in tools]
+    specs = [] if choice == "none" else _specs_of(tools)
     callable_tools = bool(specs)
     used = _history_tools(messages)
     if not specs and used:
@@ -332,6 +363,16 @@ def tool_config(
 
 
 _USED_BEFORE = "a tool used earlier in this conversation"
+
+
+def _specs_of(tools: list[Tool]) -> list[nv.ToolEntry]:
+    """The client's tools, each followed by a cache point when it carries one."""
+    out: list[nv.ToolEntry] = []
+    for t in tools:
+        out.append(_spec_of(t))
+        if (point := cache_point(t.cache_control)) is not None:
+            out.append(nv.ToolEntry(cache_point=point))
+    return out
 
 
 def _spec_of(tool: Tool) -> nv.ToolEntry:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import msgspec
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from proxy.errors import UpstreamInvalid
 from proxy.providers.bedrock import native as nv
+from proxy.providers.bedrock.extras import HOST, kept
 from proxy.providers.bedrock.request import JSON_TOOL
 from proxy.providers.common import new_id, now
+from proxy.providers.reasoning import Collector
 from proxy.schema import (
     ChatCompletion,
     Choice,
@@ -44,15 +46,16 @@ def usage_of(u: nv.TokenUsage) -> Usage:
     read = u.cache_read_input_tokens if isinstance(u.cache_read_input_tokens, int) else 0
     write = u.cache_write_input_tokens if isinstance(u.cache_write_input_tokens, int) else 0
     prompt = u.input_tokens + read + write
+    details: PromptTokensDetails | UnsetType = UNSET
+    if u.cache_read_input_tokens is not UNSET or write:
+        details = PromptTokensDetails(cached_tokens=read)
+        if write:
+            details.cache_creation_tokens = write
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=u.output_tokens,
         total_tokens=prompt + u.output_tokens,
-        prompt_tokens_details=(
-            PromptTokensDetails(cached_tokens=read)
-            if u.cache_read_input_tokens is not UNSET
-            else UNSET
-        ),
+        prompt_tokens_details=details,
     )
 
 
@@ -69,11 +72,18 @@ def parse_completion(raw: bytes, model: str, id: str) -> ChatCompletion:
             "bedrock answered with a body that is not a Converse response", provider="bedrock"
         ) from None
     texts: list[str] = []
+    thoughts: list[str] = []
+    state = Collector(HOST)
     json_answer: str | None = None
     calls: list[ToolCall] = []
     message = resp.output.message
     for block in message.content if isinstance(message, nv.OutMessage) else []:
-        if isinstance(block.text, str):
+        if isinstance(block.reasoning_content, nv.OutReasoning):
+            thought = kept(block.reasoning_content, len(calls))
+            if thought is not None:
+                state.add(thought)
+                thoughts.append(thought.text)
+        elif isinstance(block.text, str):
             texts.append(block.text)
         elif isinstance(block.tool_use, nv.OutToolUse):
             use = block.tool_use
@@ -86,6 +96,8 @@ def parse_completion(raw: bytes, model: str, id: str) -> ChatCompletion:
     msg = ResponseMessage(
         content=content if content or not calls else None,
         tool_calls=calls or UNSET,
+        reasoning_content="".join(thoughts) or UNSET,
+        reasoning_opaque=state.token() or UNSET,
     )
     return ChatCompletion(
         id=id,

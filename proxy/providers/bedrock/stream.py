@@ -3,7 +3,10 @@
 Event order: messageStart, then per content block contentBlockStart (tool use only),
 contentBlockDelta*, contentBlockStop; then messageStop (stopReason) and metadata (usage).
 Tool calls get OpenAI indices 0, 1, ... in the order their blocks start, whatever Bedrock's
-contentBlockIndex is; the forced JSON tool's input is streamed as content.
+contentBlockIndex is; the forced JSON tool's input is streamed as content. Reasoning
+blocks (no contentBlockStart: their first delta opens them) stream as
+``reasoning_content``; their signatures and redacted content are kept for the turn's
+``reasoning_opaque``, sent once before the finish.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from proxy.errors import UpstreamError, UpstreamInvalid
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.errors import stream_error
 from proxy.providers.bedrock.eventstream import Frame
+from proxy.providers.bedrock.extras import HOST
 from proxy.providers.bedrock.request import JSON_TOOL
 from proxy.providers.bedrock.response import finish_reason, usage_of
 from proxy.providers.common import ChunkFactory
+from proxy.providers.reasoning import Block, Collector
 from proxy.reply import Chunk
 
 _JSON_BLOCK = -1  # marks the content block of the forced JSON tool
@@ -31,6 +36,8 @@ class ConverseStreamTranslator:
         self.started = False
         self.stopped = False
         self.blocks: dict[int, int] = {}  # contentBlockIndex -> tool index (or _JSON_BLOCK)
+        self.state = Collector(HOST)
+        self.reasoning_block = -1  # contentBlockIndex of the reasoning block being read
         self.handlers: dict[str, Callable[[bytes], list[Chunk]]] = {
             "messageStart": self._message_start,
             "contentBlockStart": self._block_start,
@@ -88,7 +95,9 @@ class ConverseStreamTranslator:
         ev = nv.block_delta_decoder.decode(payload)
         d = ev.delta
         out: list[Chunk] = []
-        if isinstance(d.text, str) and d.text:
+        if isinstance(d.reasoning_content, nv.ReasoningDelta):
+            out.extend(self._reasoning(ev.content_block_index, d.reasoning_content))
+        elif isinstance(d.text, str) and d.text:
             out.append(self.chunks.text(d.text))
         elif isinstance(d.tool_use, nv.ToolUseDelta) and d.tool_use.input:
             index = self.blocks.get(ev.content_block_index)
@@ -96,13 +105,27 @@ class ConverseStreamTranslator:
                 out.append(self.chunks.text(d.tool_use.input))
             elif index is not None:
                 out.append(self.chunks.tool_args(index, d.tool_use.input))
-        return self._begin(out)  # reasoning deltas and others: nothing to say in Chat Completions
+        return self._begin(out)  # delta kinds added later: nothing to say in Chat Completions
+
+    def _reasoning(self, index: int, d: nv.ReasoningDelta) -> list[Chunk]:
+        calls = sum(1 for i in self.blocks.values() if i != _JSON_BLOCK)
+        if d.redacted_content:
+            self.state.add(Block(kind="redacted", data=d.redacted_content, at=calls))
+            return []
+        if index != self.reasoning_block:
+            self.reasoning_block = index
+            self.state.add(Block(kind="thinking", at=calls))
+        self.state.extend_last(d.text, d.signature)
+        return [self.chunks.reasoning(d.text)] if d.text else []
 
     def _message_stop(self, payload: bytes) -> list[Chunk]:
         ev = nv.message_stop_decoder.decode(payload)
         self.stopped = True
         has_calls = any(i != _JSON_BLOCK for i in self.blocks.values())
-        return self._begin([self.chunks.finish(finish_reason(ev.stop_reason, has_calls))])
+        token = self.state.token()
+        out = [self.chunks.opaque(token)] if token is not None else []
+        out.append(self.chunks.finish(finish_reason(ev.stop_reason, has_calls)))
+        return self._begin(out)
 
     def _metadata(self, payload: bytes) -> list[Chunk]:
         ev = nv.metadata_decoder.decode(payload)

@@ -70,7 +70,7 @@ class GeminiAdapter(GeminiEmbeddings):
 
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
         stream = body.head.stream
-        native = build_body(body.request, model)
+        native = build_body(body.request, model, self.name)
         headers = {"Content-Type": "application/json", **self.auth_headers(target)}
         return UpstreamRequest(
             url=self.endpoint(target, model, stream),
@@ -101,9 +101,15 @@ class GeminiAdapter(GeminiEmbeddings):
 
 class VertexAdapter(VertexEmbeddings, VertexClaude, GeminiAdapter):
     """Gemini on Vertex AI: same wire format, project/region URL, OAuth bearer token.
-    Claude's models on Vertex AI are served for ``POST /v1/messages`` (claude.py)."""
+    Claude's models on Vertex AI (claude.py): natively for ``POST /v1/messages``, through
+    the Anthropic adapter's translation for chat."""
 
     name = "vertex-ai"
+
+    def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        if self.speaks_messages(target, model):  # Claude: Anthropic's translation
+            return self.chat_request(body, target, model)
+        return super().build_request(body, target, model)
 
     def endpoint(self, target: Target, model: str, stream: bool) -> str:
         return self.publisher_url(target, "google", model, action(stream))

@@ -1,4 +1,5 @@
-"""Claude on Vertex AI: ``POST /v1/messages`` relayed natively through rawPredict.
+"""Claude on Vertex AI: ``POST /v1/messages`` relayed natively through rawPredict, and
+chat requests translated by the Anthropic adapter's code (``chat_request``).
 
 Vertex serves Anthropic's Messages body for the ``anthropic`` publisher's models on
 ``.../publishers/anthropic/models/{model}:rawPredict`` and ``:streamRawPredict`` (SSE, the
@@ -15,9 +16,12 @@ from collections.abc import Mapping
 
 import msgspec
 
+from proxy.body import RequestBody
 from proxy.errors import GatewayError
 from proxy.providers.anthropic import errors as anthropic_errors
+from proxy.providers.anthropic.hosts import ClaudeChat, hosted_body
 from proxy.providers.anthropic.messages import MessagesTranslation, merged_betas
+from proxy.providers.anthropic.native import encoder
 from proxy.providers.base import MessagesCall, UpstreamRequest
 from proxy.providers.google.errors import parse_error
 from proxy.target import Target
@@ -76,3 +80,21 @@ class VertexClaude:
 
     def messages_translation(self, chat: bool) -> MessagesTranslation:
         return MessagesTranslation(self.name, vertex_error, chat=chat)
+
+    def chat_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
+        """A chat request for a Claude model: Anthropic's translation, sent to rawPredict."""
+        stream = body.head.stream
+        native = hosted_body(body, model, self.name, VERTEX_VERSION, stream_field=True)
+        method = ":streamRawPredict" if stream else ":rawPredict"
+        url = self.publisher_url(target, "anthropic", model, method, CLAUDE_REGION)
+        headers = {"Content-Type": "application/json", **self.auth_headers(target)}
+        beta = target.text("anthropic_beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        return UpstreamRequest(
+            url=url,
+            headers=headers,
+            body=encoder.encode(native),
+            stream=stream,
+            translation=ClaudeChat(self.name, vertex_error),
+        )

@@ -73,6 +73,7 @@ class ToolConfig(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 class ThinkingConfig(msgspec.Struct, rename="camel", omit_defaults=True):
+    include_thoughts: bool | UnsetType = UNSET
     thinking_budget: int | UnsetType = UNSET
     thinking_level: str | UnsetType = UNSET
 
@@ -88,7 +89,7 @@ class GenerationConfig(msgspec.Struct, rename="camel", omit_defaults=True):
     seed: int | UnsetType = UNSET
     presence_penalty: float | UnsetType = UNSET
     frequency_penalty: float | UnsetType = UNSET
-    thinking_config: ThinkingConfig | UnsetType = UNSET
+    thinking_config: ThinkingConfig | dict[str, Any] | UnsetType = UNSET  # dict: the client's
 
 
 class GenerateContentRequest(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -97,6 +98,7 @@ class GenerateContentRequest(msgspec.Struct, rename="camel", omit_defaults=True)
     tools: list[Tool] | UnsetType = UNSET
     tool_config: ToolConfig | UnsetType = UNSET
     generation_config: GenerationConfig | UnsetType = UNSET
+    cached_content: str | UnsetType = UNSET  # cachedContents/..., Gemini's explicit cache
 
 
 # ---------------------------------------------------------------- response

@@ -30,6 +30,7 @@ from proxy.providers.common import (
     token_limit,
 )
 from proxy.providers.google import native as g
+from proxy.providers.google import thinking
 from proxy.providers.google.jsonschema import to_gemini_schema
 from proxy.schema import (
     AssistantMessage,
@@ -37,6 +38,7 @@ from proxy.schema import (
     ChatRequest,
     FilePart,
     FunctionMessage,
+    GoogleExtra,
     ImagePart,
     JSONObjectFormat,
     JSONSchemaFormat,
@@ -48,22 +50,20 @@ from proxy.schema import (
     text_of,
 )
 
-# A Gemini 3 function call carries a thought signature that must come back with the call in
-# the next turn. OpenAI tool calls have no slot for it, so it rides in the call id.
-SIGNATURE_MARK = "~ts~"
-
-# reasoning_effort -> Gemini 2.5 thinkingBudget (tokens) / Gemini 3 thinkingLevel
-THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
-THINKING_LEVEL = {"minimal": "low", "low": "low", "medium": "high", "high": "high"}
-
 
 def bad(message: str, param: str, code: str = "unsupported_parameter") -> InvalidRequest:
     return InvalidRequest(message, param=param, code=code)
 
 
-def build_body(req: ChatRequest, model: str) -> g.GenerateContentRequest:
+def build_body(req: ChatRequest, model: str, host: str = "google") -> g.GenerateContentRequest:
+    """``host``: google or vertex-ai (the thought signatures replayed are the ones it
+    issued, proxy/providers/reasoning.py)."""
     check_unsupported(req)
-    out = g.GenerateContentRequest(contents=contents(req))
+    out = g.GenerateContentRequest(contents=contents(req, host))
+    thinking.fill_current_turn(out.contents, model)
+    extra = req.extra_body.google if req.extra_body else None
+    if isinstance(extra, GoogleExtra) and isinstance(extra.cached_content, str):
+        out.cached_content = extra.cached_content
     system = system_text(req)
     if system:
         out.system_instruction = g.Content(parts=[g.Part(text=t) for t in system])
@@ -88,7 +88,7 @@ def check_unsupported(req: ChatRequest) -> None:
 # ---------------------------------------------------------------- messages
 
 
-def contents(req: ChatRequest) -> list[g.Content]:
+def contents(req: ChatRequest, host: str) -> list[g.Content]:
     out: list[g.Content] = []
     call_names: dict[str, str] = {}  # tool_call_id -> function name
     for i, m in enumerate(req.messages):
@@ -99,6 +99,7 @@ def contents(req: ChatRequest) -> list[g.Content]:
                 out.append(g.Content(role="user", parts=parts))
         elif isinstance(m, AssistantMessage):
             content = model_content(m, call_names)
+            thinking.replay(m, content, host, f"{param}.reasoning_opaque")
             if content.parts:
                 out.append(content)
         elif isinstance(m, ToolMessage):
@@ -151,9 +152,6 @@ def model_content(m: AssistantMessage, call_names: dict[str, str]) -> g.Content:
                 name=tc.function.name, args=call_args(tc.function.arguments)
             )
         )
-        _, mark, signature = tc.id.partition(SIGNATURE_MARK)
-        if mark and signature:
-            part.thought_signature = signature
         parts.append(part)
     if isinstance(m.function_call, msgspec.Struct):  # legacy function_call
         fc = m.function_call
@@ -274,24 +272,7 @@ def generation_config(req: ChatRequest, model: str) -> g.GenerationConfig:
             c.response_schema = to_gemini_schema(
                 schema, "response_format.json_schema.schema", ordered=True
             )
-    effort = req.reasoning_effort
-    if isinstance(effort, str):
-        c.thinking_config = thinking(effort, model)
+    found = thinking.config(req, model)
+    if found is not None:
+        c.thinking_config = found
     return c
-
-
-def thinking(effort: str, model: str) -> g.ThinkingConfig:
-    if "gemini-3" in model:
-        level = THINKING_LEVEL.get(effort)
-        if level is None:
-            raise bad(
-                f"reasoning_effort {effort!r} has no Gemini 3 thinking level", "reasoning_effort"
-            )
-        return g.ThinkingConfig(thinking_level=level)
-    budget = THINKING_BUDGET.get(effort)
-    if budget is None:
-        raise bad(
-            f"reasoning_effort {effort!r} is not one of {sorted(THINKING_BUDGET)}",
-            "reasoning_effort",
-        )
-    return g.ThinkingConfig(thinking_budget=budget)

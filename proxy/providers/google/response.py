@@ -1,7 +1,9 @@
 """Gemini ``GenerateContentResponse`` -> Chat Completion (pure, no I/O).
 
-Candidates become choices; text parts are joined (thought summaries are left out);
-``functionCall`` parts become ``tool_calls`` with generated ids and JSON-string arguments.
+Candidates become choices; text parts are joined, thought summaries (``thought: true``)
+go to ``reasoning_content``; ``functionCall`` parts become ``tool_calls`` with generated
+ids and JSON-string arguments; thought signatures are kept for ``reasoning_opaque``
+(``Signatures``).
 Gemini says ``STOP`` after function calls; OpenAI clients expect ``tool_calls``, so the finish
 reason follows what the candidate holds. A prompt blocked before generation
 (``promptFeedback.blockReason``) is one empty choice finished by ``content_filter``.
@@ -15,7 +17,7 @@ from msgspec import UNSET
 from proxy.errors import UpstreamInvalid
 from proxy.providers.common import new_id, now
 from proxy.providers.google import native as g
-from proxy.providers.google.request import SIGNATURE_MARK
+from proxy.providers.reasoning import Block, Collector
 from proxy.reply import Completion
 from proxy.schema import (
     ChatCompletion,
@@ -47,20 +49,13 @@ def finish_reason(native: str | None, has_calls: bool) -> str:
     return "tool_calls" if has_calls and mapped == "stop" else mapped
 
 
-def tool_call_id(part: g.Part) -> str:
-    call_id = new_id("call_")
-    if isinstance(part.thought_signature, str) and part.thought_signature:
-        call_id += SIGNATURE_MARK + part.thought_signature
-    return call_id
-
-
 def to_tool_call(part: g.Part) -> ToolCall | None:
     fc = part.function_call
     if not isinstance(fc, g.FunctionCall):
         return None
     args = fc.args if isinstance(fc.args, dict) else {}
     return ToolCall(
-        id=tool_call_id(part),
+        id=new_id("call_"),
         function=FunctionCall(name=fc.name, arguments=msgspec.json.encode(args).decode()),
     )
 
@@ -69,6 +64,45 @@ def visible_text(part: g.Part) -> str | None:
     if isinstance(part.text, str) and part.thought is not True:
         return part.text
     return None
+
+
+def thought_text(part: g.Part) -> str | None:
+    if isinstance(part.text, str) and part.thought is True:
+        return part.text
+    return None
+
+
+class Signatures:
+    """The thought signatures of one candidate, by the call they belong to.
+
+    A signature on a function call belongs to it. One on another part (a thought summary,
+    an empty text part) is held: the next call that has none of its own takes it (Gemini
+    may sign the thought before a call rather than the call, LiteLLM #25322), and one
+    still held at the end is the answer's last-part signature (``at=-1``)."""
+
+    __slots__ = ("calls", "held", "state")
+
+    def __init__(self, host: str) -> None:
+        self.state = Collector(host)
+        self.calls = 0
+        self.held: str | None = None
+
+    def see(self, part: g.Part) -> None:
+        sig = part.thought_signature if isinstance(part.thought_signature, str) else None
+        if isinstance(part.function_call, g.FunctionCall):
+            sig = sig or self.held
+            self.held = None
+            if sig:
+                self.state.add(Block(kind="signature", sig=sig, at=self.calls))
+            self.calls += 1
+        elif sig:
+            self.held = sig
+
+    def token(self) -> str | None:
+        if self.held:
+            self.state.add(Block(kind="signature", sig=self.held, at=-1))
+            self.held = None
+        return self.state.token()
 
 
 def usage(u: g.UsageMetadata | None) -> Usage | None:
@@ -101,15 +135,23 @@ def decode(raw: bytes, provider: str) -> g.GenerateContentResponse:
         ) from None
 
 
-def to_completion(resp: g.GenerateContentResponse, model: str) -> ChatCompletion:
+def to_completion(
+    resp: g.GenerateContentResponse, model: str, host: str = "google"
+) -> ChatCompletion:
     choices: list[Choice] = []
     for cand in sorted(resp.candidates, key=lambda c: c.index):
         parts = cand.content.parts if cand.content is not None else []
         texts = [t for p in parts if (t := visible_text(p)) is not None]
+        thoughts = [t for p in parts if (t := thought_text(p)) is not None]
         calls = [tc for p in parts if (tc := to_tool_call(p)) is not None]
+        signatures = Signatures(host)
+        for p in parts:
+            signatures.see(p)
         message = ResponseMessage(
             content="".join(texts) if texts or not calls else None,
             tool_calls=calls if calls else UNSET,
+            reasoning_content="".join(thoughts) if thoughts else UNSET,
+            reasoning_opaque=signatures.token() or UNSET,
         )
         choices.append(Choice(cand.index, message, finish_reason(cand.finish_reason, bool(calls))))
     if not choices and resp.prompt_feedback is not None and resp.prompt_feedback.block_reason:
@@ -130,4 +172,4 @@ def parse_response(raw: bytes, model: str, provider: str) -> Completion:
         raise UpstreamInvalid(
             f"{provider} answered with neither candidates nor promptFeedback", provider=provider
         )
-    return Completion(parsed=to_completion(resp, model))
+    return Completion(parsed=to_completion(resp, model, provider))

@@ -14,8 +14,10 @@ from proxy.providers.common import ChunkFactory
 from proxy.providers.google import native as g
 from proxy.providers.google.errors import stream_error
 from proxy.providers.google.response import (
+    Signatures,
     decode,
     finish_reason,
+    thought_text,
     to_tool_call,
     usage,
     visible_text,
@@ -25,11 +27,12 @@ from proxy.sse import SSEEvent
 
 
 class _Candidate:
-    __slots__ = ("calls", "finished")
+    __slots__ = ("calls", "finished", "signatures")
 
-    def __init__(self) -> None:
+    def __init__(self, host: str) -> None:
         self.calls = 0
         self.finished = False
+        self.signatures = Signatures(host)
 
 
 class GeminiStream:
@@ -65,10 +68,14 @@ class GeminiStream:
         state = self.candidates.get(idx)
         out: list[Chunk] = []
         if state is None:
-            state = self.candidates[idx] = _Candidate()
+            state = self.candidates[idx] = _Candidate(self.provider)
             out.append(self.chunks.role(idx))
         parts = cand.content.parts if cand.content is not None else []
         for part in parts:
+            state.signatures.see(part)
+            thought = thought_text(part)
+            if thought:
+                out.append(self.chunks.reasoning(thought, idx))
             text = visible_text(part)
             if text:
                 out.append(self.chunks.text(text, idx))
@@ -80,6 +87,9 @@ class GeminiStream:
                 out.append(self.chunks.tool_args(n, call.function.arguments, idx))
         if cand.finish_reason and not state.finished:
             state.finished = True
+            token = state.signatures.token()
+            if token is not None:
+                out.append(self.chunks.opaque(token, idx))
             out.append(self.chunks.finish(finish_reason(cand.finish_reason, state.calls > 0), idx))
         return out
 

@@ -86,7 +86,7 @@ def test_gemini_thinking_budget_becomes_a_thinking_config(client, mock_gemini) -
         messages=[{"role": "user", "content": "x"}],
     )
     config = mock.last["json"]["generationConfig"]
-    assert config["thinkingConfig"] == {"thinkingBudget": 1024}
+    assert config["thinkingConfig"] == {"includeThoughts": True, "thinkingBudget": 1024}
     assert config["maxOutputTokens"] == 4096
 
 

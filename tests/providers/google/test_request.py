@@ -13,7 +13,8 @@ from proxy.errors import AuthenticationError, InvalidRequest
 from proxy.frontdoors.chat import decode_chat
 from proxy.providers.google import GeminiAdapter, VertexAdapter
 from proxy.providers.google import native as g
-from proxy.providers.google.request import SIGNATURE_MARK, build_body
+from proxy.providers.google.request import build_body
+from proxy.providers.google.thinking import LEGACY_MARK
 from proxy.routing.resolve import settings_target
 from proxy.schema import ChatRequest
 
@@ -102,7 +103,7 @@ def test_max_completion_tokens_wins() -> None:
 
 
 def test_tool_calls_and_results_keep_the_real_function_name() -> None:
-    sig_id = f"call_b{SIGNATURE_MARK}c2lnbmF0dXJl"
+    sig_id = f"call_b{LEGACY_MARK}c2lnbmF0dXJl"  # an id this gateway issued before reasoning_opaque
     out = native(
         {
             "messages": [
@@ -272,10 +273,21 @@ def test_what_gemini_cannot_take_is_a_400(body: dict[str, Any], param: str) -> N
 
 
 def test_reasoning_effort() -> None:
+    # includeThoughts: the thought summaries come back as reasoning_content
     out = native({"messages": [user("x")], "reasoning_effort": "low"})
-    assert out["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 1024}}
+    assert out["generationConfig"] == {
+        "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 1024}
+    }
     out = native({"messages": [user("x")], "reasoning_effort": "high"}, model="gemini-3-pro")
-    assert out["generationConfig"] == {"thinkingConfig": {"thinkingLevel": "high"}}
+    assert out["generationConfig"] == {
+        "thinkingConfig": {"includeThoughts": True, "thinkingLevel": "high"}
+    }
+    out = native({"messages": [user("x")], "reasoning_effort": "none"})
+    assert out["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 0}}
+    flash = native({"messages": [user("x")], "reasoning_effort": "minimal"}, "gemini-3-flash")
+    assert flash["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "minimal"
+    pro = native({"messages": [user("x")], "reasoning_effort": "minimal"}, "gemini-3-pro")
+    assert pro["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "low"
 
 
 def body_of(payload: dict[str, Any]) -> RequestBody:

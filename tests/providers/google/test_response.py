@@ -11,8 +11,8 @@ import pytest
 
 from proxy.convert import StreamAssembler
 from proxy.errors import GatewayError, UpstreamError, UpstreamInvalid
+from proxy.providers import reasoning
 from proxy.providers.google import GeminiAdapter, VertexAdapter
-from proxy.providers.google.request import SIGNATURE_MARK
 from proxy.schema import (
     ChatCompletion,
     Choice,
@@ -69,9 +69,10 @@ def test_function_calls_finish_as_tool_calls() -> None:
         ("function", "get_weather", {"city": "Tokyo", "unit": "celsius"}),
     ]
     assert calls[0].id.startswith("call_") and calls[0].id != calls[1].id
-    # the thought signature rides in the id so that it comes back next turn
-    assert calls[0].id.endswith(SIGNATURE_MARK + "CiQBVKhc7sig==")
-    assert SIGNATURE_MARK not in calls[1].id
+    # the thought signature rides in reasoning_opaque, tied to the call it came with
+    assert "~" not in calls[0].id
+    blocks = reasoning.decode(choice.message.reasoning_opaque, "google", "x")
+    assert [(b.kind, b.sig, b.at) for b in blocks] == [("signature", "CiQBVKhc7sig==", 0)]
 
 
 def test_candidates_become_choices() -> None:
