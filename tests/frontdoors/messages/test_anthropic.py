@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import PROVIDER_KEY
 from tests.frontdoors.messages.conftest import route
 from tests.guardrails.conftest import guard
-from tests.providers.anthropic.mock import stream_events
+from tests.providers.anthropic.mock import signature, stream_events
 
 WEATHER = {
     "name": "get_weather",
@@ -143,7 +143,7 @@ def test_thinking_and_tool_use_round_trip_natively(native) -> None:
     with sdk.messages.stream(messages=ask, **kw) as s:
         msg = s.get_final_message()
     assert [b.type for b in msg.content] == ["thinking", "tool_use"]
-    assert msg.content[0].signature.startswith("sig_mock_")
+    assert msg.content[0].signature == signature(msg.content[0].thinking)
     assert msg.content[1].input == {"city": "Lima"}
     assert msg.stop_reason == "tool_use"
     turn2 = [

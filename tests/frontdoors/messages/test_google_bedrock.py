@@ -98,6 +98,7 @@ def test_claude_on_vertex_is_native(client, mock_anthropic, stream) -> None:
         sdk,
         stream,
         model="claude-sonnet-4-5@20250929",
+        max_tokens=2048,  # above the budget, as the API requires
         thinking={"type": "enabled", "budget_tokens": 1024},
         messages=[{"role": "user", "content": "hi vertex"}],
         extra_body={"a_new_field": True},

@@ -10,7 +10,15 @@ SDK 2.x sends and which rejects temperature/top_p/top_k with a 400).
 
 What it answers (the reply depends on the request, like the real model's would):
 
-- ``thinking`` enabled or adaptive -> a ``thinking`` block (with a signature) first
+- ``thinking`` enabled or adaptive -> a ``thinking`` block first, signed over its text
+  (``signature(text)``; model names containing ``redacted`` add a ``redacted_thinking``
+  block); the request is checked as the API checks it (``thinking_error``): a budget of
+  1024 or more below max_tokens, no temperature but 1, no top_k, no forced tool, every
+  thinking block's signature valid, and a last assistant turn that used tools starting
+  with its thinking
+- ``cache_control`` breakpoints (at most 4) -> the prefix up to the last one (tools, system,
+  messages, in that order) is written to the mock's cache on first sight
+  (``cache_creation_input_tokens``) and read afterwards (``cache_read_input_tokens``)
 - ``output_config.format`` -> JSON text built from the schema (constrained decoding)
 - the last user text reads ``call <tool> <json input>`` and that tool is offered -> a
   ``tool_use`` of it with that input (agent loops, Claude Code)
@@ -32,6 +40,8 @@ query, headers, raw body and JSON.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -74,6 +84,7 @@ MODELS = [
 class MockAnthropic:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.cache: set[str] = set()  # prompt prefixes written by cache_control
 
     @property
     def last(self) -> dict[str, Any]:
@@ -161,7 +172,11 @@ class MockAnthropic:
             )
         if model == "garbage":
             return web.Response(text="<html>bad gateway</html>", status=500)
+        problem = thinking_error(body) or cache_error(body)
+        if problem:
+            return error_response(400, problem)
         msg = reply({**body, "model": model})
+        msg["usage"].update(cache_usage(self.cache, body))
         if body.get("stream"):
             return await self.stream(request, msg, model)
         return web.json_response(msg, headers={"request-id": "req_mock_0002"})
@@ -233,8 +248,10 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     if thinking in ("enabled", "adaptive"):
         thought = "Considering: " + last_user_text(messages)
         content.insert(
-            0, {"type": "thinking", "thinking": thought, "signature": "sig_mock_" + "A" * 16}
+            0, {"type": "thinking", "thinking": thought, "signature": signature(thought)}
         )
+        if "redacted" in model:
+            content.insert(1, {"type": "redacted_thinking", "data": redacted(thought)})
     if model == "refusal":
         stop = "refusal"
     elif model == "max-tokens":
@@ -256,6 +273,80 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
             "output_tokens": out_tokens,
         },
     }
+
+
+def signature(thought: str) -> str:
+    """What the mock signs a thinking text with (the API's signature covers the text)."""
+    return base64.b64encode(hashlib.sha256(b"sig:" + thought.encode()).digest() * 3).decode()
+
+
+def redacted(thought: str) -> str:
+    return base64.b64encode(hashlib.sha256(b"red:" + thought.encode()).digest()).decode()
+
+
+def thinking_error(body: dict[str, Any]) -> str | None:
+    """What the Messages API refuses about thinking, in its own words (None: fine)."""
+    for m in body["messages"]:
+        for b in m["content"] if isinstance(m["content"], list) else []:
+            if b.get("type") == "thinking" and b.get("signature") != signature(b["thinking"]):
+                return "messages: Invalid `signature` in `thinking` block"
+            if b.get("type") == "redacted_thinking" and not str(b.get("data", "")).strip():
+                return "messages: redacted_thinking.data: Field required"
+    config = body.get("thinking") or {}
+    if config.get("type") != "enabled":
+        return None
+    budget = config.get("budget_tokens", 0)
+    if budget < 1024 or budget >= body["max_tokens"]:
+        return "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
+    if body.get("temperature", 1) != 1 or "top_k" in body:
+        return "temperature may only be set to 1 when thinking is enabled"
+    if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    last = next((m for m in reversed(body["messages"]) if m["role"] == "assistant"), None)
+    blocks = last["content"] if last and isinstance(last["content"], list) else []
+    if any(b.get("type") == "tool_use" for b in blocks) and blocks[0].get("type") not in (
+        "thinking",
+        "redacted_thinking",
+    ):
+        return (
+            "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{blocks[0].get('type')}`. When `thinking` is enabled, a final `assistant` "
+            "message must start with a thinking block"
+        )
+    return None
+
+
+def _cacheable(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every block in the order Anthropic caches them: tools, system, messages."""
+    system = body.get("system") or []
+    blocks = list(body.get("tools") or []) + (system if isinstance(system, list) else [])
+    for m in body["messages"]:
+        blocks += m["content"] if isinstance(m["content"], list) else []
+    return blocks
+
+
+def cache_error(body: dict[str, Any]) -> str | None:
+    marks = [b["cache_control"] for b in _cacheable(body) if "cache_control" in b]
+    if len(marks) > 4:
+        return f"A maximum of 4 blocks with cache_control may be provided. Found {len(marks)}."
+    for c in marks:
+        if c.get("type") != "ephemeral" or c.get("ttl", "5m") not in ("5m", "1h"):
+            return "cache_control: Input tag does not match the expected tags"
+    return None
+
+
+def cache_usage(cache: set[str], body: dict[str, Any]) -> dict[str, int]:
+    """The prefix up to the last breakpoint is written once, then read."""
+    blocks = _cacheable(body)
+    last = max((i for i, b in enumerate(blocks) if "cache_control" in b), default=-1)
+    if last < 0:
+        return {}
+    prefix = json.dumps(blocks[: last + 1], sort_keys=True)
+    tokens = len(prefix.split())
+    if prefix in cache:
+        return {"cache_read_input_tokens": tokens}
+    cache.add(prefix)
+    return {"cache_creation_input_tokens": tokens}
 
 
 def text_block(text: str) -> dict[str, Any]:
@@ -336,6 +427,8 @@ def stream_events(msg: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             words = block["text"].split(" ")
             pieces = [w + " " for w in words[:-1]] + [words[-1]]
             deltas = [{"type": "text_delta", "text": p} for p in pieces]
+        elif block["type"] == "redacted_thinking":
+            first, deltas = block, []
         elif block["type"] == "thinking":
             first = {"type": "thinking", "thinking": "", "signature": ""}
             half = len(block["thinking"]) // 2

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import PROVIDER_KEY
+from tests.providers.anthropic.mock import signature
 
 WEATHER = {
     "name": "get_weather",
@@ -142,7 +143,7 @@ def test_thinking_create_and_stream(sdk) -> None:
     )
     assert [b.type for b in msg.content] == ["thinking", "text"]
     assert msg.content[0].thinking == "Considering: ponder"
-    assert msg.content[0].signature.startswith("sig_mock_")
+    assert msg.content[0].signature == signature(msg.content[0].thinking)
     with sdk.messages.stream(
         model="claude-sonnet-4-6",
         max_tokens=2048,
@@ -208,3 +209,54 @@ def test_vertex_paths_with_the_vertex_client(mock_anthropic) -> None:
     no_token = httpx.post(server.url + base + "claude-x:rawPredict", json={})
     assert no_token.status_code == 401
     assert no_token.json()["error"]["status"] == "UNAUTHENTICATED"  # Google's shape
+
+
+THINK = {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_thinking_tool_loop_is_checked_like_the_api(sdk) -> None:
+    """The SDK's own loop (the Message's blocks appended as they came) passes; a turn
+    without its thinking, or with a changed signature, is the API's 400."""
+    ask = [{"role": "user", "content": "weather?"}]
+    kw = {"model": "claude-redacted", "max_tokens": 2048, "thinking": THINK, "tools": [WEATHER]}
+    msg = sdk.messages.create(messages=ask, **kw)
+    assert [b.type for b in msg.content] == ["thinking", "redacted_thinking", "tool_use"]
+    result = {"type": "tool_result", "tool_use_id": msg.content[2].id, "content": "22C"}
+    turn2 = [
+        *ask,
+        {"role": "assistant", "content": msg.content},
+        {"role": "user", "content": [result]},
+    ]
+    final = sdk.messages.create(messages=turn2, **kw)
+    assert final.content[-1].text == "results: 22C"
+    without = [*ask, {"role": "assistant", "content": msg.content[2:]}, turn2[2]]
+    with pytest.raises(anthropic.BadRequestError, match="Expected `thinking`"):
+        sdk.messages.create(messages=without, **kw)
+    forged = msg.content[0].model_dump() | {"signature": "Zm9yZ2Vk"}
+    tampered = [*ask, {"role": "assistant", "content": [forged, *msg.content[1:]]}, turn2[2]]
+    with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
+        sdk.messages.create(messages=tampered, **kw)
+    old = sdk.with_options(default_headers={"anthropic-version": "2023-06-01"})
+    with pytest.raises(anthropic.BadRequestError, match="temperature"):
+        old.messages.create(messages=ask, extra_body={"temperature": 0.3}, **kw)
+    with sdk.messages.stream(messages=ask, **kw) as stream:
+        streamed = stream.get_final_message()
+    assert [b.type for b in streamed.content] == ["thinking", "redacted_thinking", "tool_use"]
+    assert streamed.content[1].data == msg.content[1].data
+
+
+def test_cache_control_writes_then_reads(sdk) -> None:
+    system = [
+        {"type": "text", "text": "a long policy " * 50, "cache_control": {"type": "ephemeral"}}
+    ]
+    kw = {"model": "claude-sonnet-4-6", "max_tokens": 64, "system": system}
+    first = sdk.messages.create(messages=[{"role": "user", "content": "one"}], **kw)
+    assert first.usage.cache_creation_input_tokens > 0
+    assert not first.usage.cache_read_input_tokens
+    second = sdk.messages.create(messages=[{"role": "user", "content": "two"}], **kw)
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    marks = [
+        {"type": "text", "text": str(i), "cache_control": {"type": "ephemeral"}} for i in range(5)
+    ]
+    with pytest.raises(anthropic.BadRequestError, match="maximum of 4"):
+        sdk.messages.create(messages=[{"role": "user", "content": marks}], **kw)

@@ -102,6 +102,7 @@ class MockBedrock:
         self.keys = keys or {}  # access key id -> (secret, session token or None)
         self.api_keys = api_keys
         self.requests: list[dict[str, Any]] = []
+        self.cache: set[str] = set()  # prompt prefixes written at cache points
 
     @property
     def last(self) -> dict[str, Any]:
@@ -171,7 +172,7 @@ class MockBedrock:
             return error_response(status, f"mock failure {status}")
         if "anthropic.claude" in model:
             stream = request.path.endswith("/invoke-with-response-stream")
-            return await invoke_claude(request, model, body, stream)
+            return await invoke_claude(request, model, body, stream, self.cache)
         return invoke_embeddings(model, body)
 
     # ------------------------------------------------------------ auth

@@ -6,7 +6,8 @@ operation says both), betas as an ``anthropic_beta`` list; it answers a Message.
 ``/invoke-with-response-stream`` answers eventstream ``chunk`` frames whose payload is
 ``{"bytes": base64(<Messages event JSON>)}``, the ``message_stop`` event carrying
 ``amazon-bedrock-invocationMetrics``. The answers are the mock Anthropic server's (same
-rules, same failure model names). ``test_mock_sdk.py`` proves it with boto3.
+rules, same checks of thinking and cache_control, same failure model names).
+``test_mock_sdk.py`` proves it with boto3.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.providers.anthropic.mock import reply, stream_events
+from tests.providers.anthropic.mock import (
+    cache_error,
+    cache_usage,
+    reply,
+    stream_events,
+    thinking_error,
+)
 from tests.providers.bedrock import frames
 
 # Bedrock's documented version, and the API date version the anthropic SDK 2.x sends
@@ -53,7 +60,7 @@ def chunk(event: dict[str, Any]) -> bytes:
 
 
 async def invoke_claude(
-    request: web.Request, model: str, body: Any, stream: bool
+    request: web.Request, model: str, body: Any, stream: bool, cache: set[str]
 ) -> web.StreamResponse:
     if not isinstance(body, dict):
         return _invalid("Malformed input request, please reformat your input")
@@ -65,7 +72,11 @@ async def invoke_claude(
     for field in ("messages", "max_tokens"):
         if field not in body:
             return _invalid(f"Malformed input request: required key [{field}] not found")
+    problem = thinking_error(body) or cache_error(body)
+    if problem:
+        return _invalid(problem)
     msg = reply({**body, "model": model})
+    msg["usage"].update(cache_usage(cache, body))
     if not stream:
         return web.json_response(msg)
     resp = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
