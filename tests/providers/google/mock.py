@@ -21,10 +21,21 @@ any model           the last user text reads ``call <function> <json args>`` and
                     function is declared: one call of it (agent loops)
 ``truncated``       a stream that ends without a finishReason
 ``midstream-error`` one text event, then an error event
+
+Thinking, as Gemini 3 does it: ``thinkingConfig.includeThoughts`` adds a thought summary
+part first (``thought: true``) and ``thoughtsTokenCount``; ``gemini-3*`` models (or any
+thinking config) sign the answer: the first function call of a step gets a
+``thoughtSignature`` (``signature(name, args)``), a text answer's last part gets one;
+model names containing ``sig-on-thought`` put it on the thought part instead (Gemini
+does that too). ``gemini-3*`` models check the current turn as Gemini 3 does
+(``signature_error``): each step's first call must carry the signature issued for it, or
+the placeholder Google documents. ``cachedContent`` -> ``cachedContentTokenCount``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -127,6 +138,8 @@ class MockGemini:
             return embed_answer(method, model, body)
         if method not in ("generateContent", "streamGenerateContent"):
             return google_error(404, f"method {method} not found")
+        if model.startswith("gemini-3") and (problem := signature_error(body)):
+            return google_error(400, problem)
         if model == "blocked":
             blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": usage(4, 0)}
             events = [blocked]
@@ -176,6 +189,52 @@ def call_directive(body: dict[str, Any], text: str) -> dict[str, Any] | None:
     return {"name": name, "args": json.loads(args or "{}")} if name in declared else None
 
 
+SKIP = "skip_thought_signature_validator"
+
+
+def signature(name: str, args: dict[str, Any]) -> str:
+    """What the mock signs a function call with (opaque to clients, checked next turn)."""
+    seed = f"{name}:{json.dumps(args, sort_keys=True)}".encode()
+    return base64.b64encode(hashlib.sha256(seed).digest() * 4).decode()
+
+
+def text_signature(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(b"text:" + text.encode()).digest()).decode()
+
+
+def _bytes(b64: str) -> bytes:
+    """A bytes field as proto JSON reads it: standard or URL-safe base64."""
+    try:
+        return base64.urlsafe_b64decode(b64.replace("+", "-").replace("/", "_") + "==")
+    except ValueError:
+        return b""
+
+
+def signature_error(body: dict[str, Any]) -> str | None:
+    """Gemini 3's check of the current turn (after the last user text): each model step's
+    first function call carries its signature (None: fine)."""
+    contents = body.get("contents", [])
+    start = 0
+    for i, c in enumerate(contents):
+        if c.get("role", "user") == "user" and any("text" in p for p in c.get("parts", [])):
+            start = i + 1
+    for c in contents[start:]:
+        calls = [p for p in c.get("parts", []) if "functionCall" in p]
+        if c.get("role") != "model" or not calls:
+            continue
+        fc, sig = calls[0]["functionCall"], calls[0].get("thoughtSignature")
+        if sig is None:
+            return (
+                "Function call is missing a thought_signature in functionCall parts. This is "
+                "required for tools to work correctly, and missing thought_signature may lead "
+                f"to degraded model performance. Additional data, function call "
+                f"`default_api:{fc['name']}` , position {start + 1}."
+            )
+        if _bytes(sig) not in (_bytes(signature(fc["name"], fc.get("args", {}))), _bytes(SKIP)):
+            return "Corrupted thought signature."
+    return None
+
+
 def usage(prompt: int, completion: int) -> dict[str, int]:
     return {
         "promptTokenCount": prompt,
@@ -187,23 +246,36 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 def answer_events(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """The stream events of the answer; a non-streamed answer is their merge."""
     config = body.get("generationConfig", {})
+    thinking = config.get("thinkingConfig")
+    signs = model.startswith("gemini-3") or thinking is not None
     n = int(config.get("candidateCount", 1))
     prompt = len(json.dumps(body.get("contents", [])).split())
     text = f"echo: {last_user_text(body)}"
     if model == "json":
         text = json.dumps({"answer": text})
     events: list[dict[str, Any]] = []
+    thought: dict[str, Any] | None = None
+    if any((thinking or {}).get(k) for k in ("includeThoughts", "include_thoughts")):
+        # proto JSON takes either spelling (the google-genai SDK sends snake_case here)
+        thought = {"text": f"Thinking about: {last_user_text(body)}", "thought": True}
+        events.append(candidates_event([[thought]] * n))
     directive = call_directive(body, last_user_text(body))
-    if directive is not None:
-        events.append(candidates_event([[{"functionCall": directive}]] * n))
-    elif model == "tools":
+    calls = [directive] if directive is not None else []
+    if directive is None and model == "tools":
         decls = body.get("tools", [{}])[0].get("functionDeclarations", [{"name": "none"}])
         fcc = body.get("toolConfig", {}).get("functionCallingConfig", {})
         name = (fcc.get("allowedFunctionNames") or [decls[0]["name"]])[0]
-        for args in CALL_ARGS:
-            part = {"functionCall": {"name": name, "args": args}}
-            events.append(candidates_event([[part]] * n))
-    else:
+        calls = [{"name": name, "args": args} for args in CALL_ARGS]
+    for k, call in enumerate(calls):
+        part: dict[str, Any] = {"functionCall": call}
+        if signs and k == 0:  # parallel calls: the first one is signed
+            sig = signature(call["name"], call["args"])
+            if thought is not None and "sig-on-thought" in model:
+                thought["thoughtSignature"] = sig
+            else:
+                part["thoughtSignature"] = sig
+        events.append(candidates_event([[part]] * n))
+    if not calls:
         words = text.split(" ")
         pieces = [w + " " for w in words[:-1]] + [words[-1]]
         for piece in pieces:
@@ -212,12 +284,21 @@ def answer_events(model: str, body: dict[str, Any]) -> list[dict[str, Any]]:
                 for i in range(n)
             ]
             events.append(candidates_event(texts))
+        if signs:
+            for cand in events[-1]["candidates"]:
+                cand["content"]["parts"][-1]["thoughtSignature"] = text_signature(text)
     for cand in events[-1]["candidates"]:
         cand["finishReason"] = "STOP"
     for e in events:
         e["usageMetadata"] = usage(prompt, 0)
         e["modelVersion"] = model
-    events[-1]["usageMetadata"] = usage(prompt, len(text.split()) * n)
+    final = usage(prompt, len(text.split()) * n)
+    if thought is not None:
+        final["thoughtsTokenCount"] = 7 * n
+        final["totalTokenCount"] += 7 * n
+    if "cachedContent" in body:
+        final["cachedContentTokenCount"] = prompt // 2
+    events[-1]["usageMetadata"] = final
     return events
 
 
@@ -242,8 +323,10 @@ def merge(events: list[dict[str, Any]]) -> dict[str, Any]:
             slot = merged.setdefault(idx, {"content": {"parts": [], "role": "model"}, "index": idx})
             parts = slot["content"]["parts"]
             for p in cand["content"]["parts"]:
-                if "text" in p and parts and "text" in parts[-1]:
-                    parts[-1] = {"text": parts[-1]["text"] + p["text"]}
+                prev = parts[-1] if parts else {}
+                same = p.get("thought") == prev.get("thought") and "thoughtSignature" not in prev
+                if "text" in p and "text" in prev and same:
+                    parts[-1] = {**prev, **p, "text": prev["text"] + p["text"]}
                 else:
                     parts.append(p)
             if "finishReason" in cand:

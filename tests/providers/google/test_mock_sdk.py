@@ -6,6 +6,8 @@ explicit credentials, a project and a location, so both paths are proven against
 
 from __future__ import annotations
 
+import base64
+
 import google.oauth2.credentials
 from google import genai
 from google.genai import errors, types
@@ -131,3 +133,49 @@ def test_gemini_sdk_call_directive(mock_gemini: tuple[MockGemini, ServerThread])
         config=types.GenerateContentConfig(tools=[tool]),
     )
     assert [(c.name, c.args) for c in r.function_calls or []] == [("lookup", {"q": "x"})]
+
+
+def test_gemini_3_signatures_with_the_sdk(mock_gemini: tuple[MockGemini, ServerThread]) -> None:
+    """The SDK's own loop (the model's content appended as it came, signature included)
+    passes; the call without its signature, or with another, is Gemini 3's 400; the
+    placeholder Google documents for foreign histories passes."""
+    _, upstream = mock_gemini
+    client = gemini_sdk(upstream)
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(name="lookup")])
+    config = types.GenerateContentConfig(
+        tools=[tool], thinking_config=types.ThinkingConfig(include_thoughts=True)
+    )
+    ask = types.Content(role="user", parts=[types.Part(text='call lookup {"q": "x"}')])
+    r = client.models.generate_content(model="gemini-3-flash", contents=[ask], config=config)
+    assert r.candidates and r.candidates[0].content and r.candidates[0].content.parts
+    thought, call = r.candidates[0].content.parts
+    assert thought.thought is True and thought.text == 'Thinking about: call lookup {"q": "x"}'
+    assert call.function_call and call.thought_signature
+    assert r.usage_metadata and r.usage_metadata.thoughts_token_count == 7
+    answer = types.Part.from_function_response(name="lookup", response={"hits": 3})
+    result = types.Content(role="user", parts=[answer])
+    turn2 = [ask, r.candidates[0].content, result]
+    r2 = client.models.generate_content(model="gemini-3-flash", contents=turn2, config=config)
+    assert r2.text == 'echo: lookup={"hits": 3}'
+    unsigned = types.Content(role="model", parts=[types.Part(function_call=call.function_call)])
+    try:
+        client.models.generate_content(
+            model="gemini-3-flash", contents=[ask, unsigned, result], config=config
+        )
+    except errors.ClientError as exc:
+        assert exc.code == 400 and "missing a thought_signature" in str(exc.message)
+    else:
+        raise AssertionError("an unsigned call passed")
+    skip = base64.urlsafe_b64decode("skip_thought_signature_validator")
+    placeholder = types.Part(function_call=call.function_call, thought_signature=skip)
+    r3 = client.models.generate_content(
+        model="gemini-3-flash",
+        contents=[ask, types.Content(role="model", parts=[placeholder]), result],
+        config=config,
+    )
+    assert r3.text == 'echo: lookup={"hits": 3}'
+    streamed = list(
+        client.models.generate_content_stream(model="gemini-3-flash", contents=[ask], config=config)
+    )
+    parts = [p for c in streamed if c.candidates for p in c.candidates[0].content.parts or []]
+    assert [p.thought_signature for p in parts if p.function_call] == [call.thought_signature]
