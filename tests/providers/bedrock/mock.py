@@ -25,6 +25,8 @@ each toolResult answering a toolUse of the previous turn). What it answers:
   (``any``: the first; an open schema gets ``{"echo": reply}``); model names containing
   ``parallel`` get two calls after a short text
 - otherwise -> the reply as text
+- thinking (``additionalModelRequestFields``) and ``cachePoint`` blocks: see
+  ``mock_reasoning.py``
 
 Model names pick failures: ``error-<status>`` (native error), ``garbage`` (HTML 500),
 ``midstream-error`` (a throttlingException frame after two deltas), ``stream-throttled``
@@ -44,6 +46,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.providers.bedrock import frames
+from tests.providers.bedrock import mock_reasoning as thinking
 
 CITIES = ["Paris", "Tokyo", "Lima"]
 ERRORS = {
@@ -242,11 +245,17 @@ class MockBedrock:
             validate(body)
         except Invalid as exc:
             return error_response(400, str(exc))
+        problem = thinking.reasoning_error(body) or thinking.cache_error(body)
+        if problem:
+            return error_response(400, problem)
         blocks, stop = answer(body, model)
+        said = _user_text(body["messages"][-1]["content"])
+        blocks = thinking.reasoning_blocks(body, model, said) + blocks
         usage = {"inputTokens": 10 + len(raw) // 100, "outputTokens": 7}
         if model == "cached":
             usage["cacheReadInputTokens"] = 1024
             usage["cacheWriteInputTokens"] = 0
+        usage.update(thinking.cache_usage(self.cache, body))
         usage["totalTokens"] = sum(usage.values())
         if stream:
             return await self.stream(request, blocks, stop, usage, model)
@@ -280,7 +289,11 @@ class MockBedrock:
         out = [frames.event("messageStart", {"p": "abcdef", "role": "assistant"})]
         deltas = 0
         for i, block in enumerate(blocks):
-            if "toolUse" in block:
+            if "reasoningContent" in block:
+                out += [
+                    frames.event("contentBlockDelta", d) for d in thinking.stream_frames(i, block)
+                ]
+            elif "toolUse" in block:
                 use = block["toolUse"]
                 start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
                 out.append(
@@ -385,7 +398,7 @@ def validate(body: dict[str, Any]) -> None:
                 if block["toolResult"]["toolUseId"] not in ids:
                     raise Invalid("toolResult blocks must answer a toolUse of the previous turn")
     for sys_block in body.get("system", []):
-        if not sys_block.get("text"):
+        if "cachePoint" not in sys_block and not sys_block.get("text"):
             raise Invalid("The text field in the SystemContentBlock object is blank.")
 
 

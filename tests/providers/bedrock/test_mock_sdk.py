@@ -173,3 +173,61 @@ def test_invoke_claude_stream_with_boto3(mock_bedrock) -> None:
         if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"
     )
     assert json.loads(args) == {"city": "Oslo"}
+
+
+THINKING = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+
+
+def test_converse_thinking_tool_loop_with_boto3(sdk) -> None:
+    """boto3's own loop (the output message appended as it came) passes; without the
+    reasoning block, or with a changed signature, it is Bedrock's ValidationException."""
+    ask = [{"role": "user", "content": [{"text": "weather?"}]}]
+    kw = {
+        "modelId": "claude-redacted-profile",
+        "additionalModelRequestFields": THINKING,
+        "toolConfig": {"tools": [WEATHER], "toolChoice": {"auto": {}}},
+    }
+    r = sdk.converse(messages=ask, **kw)
+    out = r["output"]["message"]
+    kinds = [next(iter(b)) for b in out["content"]]
+    assert kinds == ["reasoningContent", "reasoningContent", "toolUse"]
+    assert isinstance(out["content"][1]["reasoningContent"]["redactedContent"], bytes)
+    use = out["content"][2]["toolUse"]
+    result = {"toolResult": {"toolUseId": use["toolUseId"], "content": [{"text": "22C"}]}}
+    turn2 = [*ask, out, {"role": "user", "content": [result]}]
+    r2 = sdk.converse(messages=turn2, **kw)
+    assert r2["output"]["message"]["content"][-1] == {"text": "results: 22C"}
+    without = [*ask, {"role": "assistant", "content": out["content"][2:]}, turn2[2]]
+    with pytest.raises(botocore.exceptions.ClientError, match="Expected `thinking`"):
+        sdk.converse(messages=without, **kw)
+    forged = {"reasoningContent": {"reasoningText": {"text": "x", "signature": "Zm9v"}}}
+    tampered = [*ask, {"role": "assistant", "content": [forged, *out["content"][1:]]}, turn2[2]]
+    with pytest.raises(botocore.exceptions.ClientError, match="Invalid `signature`"):
+        sdk.converse(messages=tampered, **kw)
+    events = list(sdk.converse_stream(messages=ask, **kw)["stream"])
+    pieces = [
+        e["contentBlockDelta"]["delta"]["reasoningContent"]
+        for e in events
+        if "reasoningContent" in e.get("contentBlockDelta", {}).get("delta", {})
+    ]
+    thought = out["content"][0]["reasoningContent"]["reasoningText"]
+    assert "".join(p.get("text", "") for p in pieces) == thought["text"]
+    assert [p["signature"] for p in pieces if "signature" in p] == [thought["signature"]]
+
+
+def test_converse_cache_points_with_boto3(sdk) -> None:
+    system = [{"text": "policy " * 80}, {"cachePoint": {"type": "default"}}]
+    r = sdk.converse(
+        modelId=MODEL, system=system, messages=[{"role": "user", "content": [{"text": "a"}]}]
+    )
+    written = r["usage"]["cacheWriteInputTokens"]
+    assert written > 0 and r["usage"]["cacheReadInputTokens"] == 0
+    r = sdk.converse(
+        modelId=MODEL, system=system, messages=[{"role": "user", "content": [{"text": "b"}]}]
+    )
+    assert r["usage"]["cacheReadInputTokens"] == written
+    bad = [{"text": "x"}, {"cachePoint": {"type": "default", "ttl": "2h"}}]
+    with pytest.raises(botocore.exceptions.ClientError, match="ttl"):
+        sdk.converse(
+            modelId=MODEL, system=bad, messages=[{"role": "user", "content": [{"text": "c"}]}]
+        )
