@@ -249,8 +249,8 @@ class ChatRequest(Struct, omit_defaults=True):
 class PromptTokensDetails(Struct, omit_defaults=True):
     cached_tokens: int | UnsetType = UNSET  # read from the provider's prompt cache
     audio_tokens: int | UnsetType = UNSET
-    # written to it (Anthropic, Bedrock charge for writes; LiteLLM's name for the count)
-    cache_creation_tokens: int | UnsetType = UNSET
+    # written to it (Anthropic and Bedrock charge for writes; OpenAI's own field name)
+    cache_write_tokens: int | UnsetType = UNSET
 
 
 class CompletionTokensDetails(Struct, omit_defaults=True):

@@ -17,9 +17,12 @@ from proxy.schema import PromptTokensDetails, Usage
 PER_TOKEN = 1_000_000.0
 
 
+Aliases = dict[str, str | list[str]]  # provider -> the table(s) it is priced from, in order
+
+
 class PriceFile(msgspec.Struct, kw_only=True):
     prices: dict[str, dict[str, Price]]
-    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    aliases: Aliases = msgspec.field(default_factory=dict)
     unit: str = ""
     checked: str = ""
     note: str = ""
@@ -39,11 +42,13 @@ def shipped() -> PriceFile:
 
 
 class PriceTable:
-    """Looks a (provider, model) up: exact name, else the longest ``name-`` prefix."""
+    """Looks a (provider, model) up: exact name, else the longest ``name-`` or ``name@``
+    prefix (Vertex AI dates its models with ``@``), in the provider's own table, else in
+    the tables its alias names (Vertex AI: Gemini's, then Claude's). A model id with a
+    cross-region inference prefix (Bedrock's ``us.``, ``global.``) is also looked up
+    without it."""
 
-    def __init__(
-        self, prices: dict[str, dict[str, Price]], aliases: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, prices: dict[str, dict[str, Price]], aliases: Aliases | None = None) -> None:
         self.prices = prices
         self.aliases = aliases or {}
         self._memo: dict[tuple[str, str], Price | None] = {}
@@ -84,18 +89,28 @@ class PriceTable:
         return found
 
     def _find(self, provider: str, model: str) -> Price | None:
-        table = self.prices.get(provider)
-        if table is None and provider in self.aliases:
-            table = self.prices.get(self.aliases[provider])
-        if not table:
-            return None
-        if model in table:
-            return table[model]
-        best = ""
-        for name in table:
-            if len(name) > len(best) and model.startswith(name + "-"):
-                best = name
-        return table[best] if best else None
+        names = [provider] if provider in self.prices else []
+        alias = self.aliases.get(provider, [])
+        names += [alias] if isinstance(alias, str) else alias
+        head, dot, rest = model.partition(".")  # us.anthropic.claude-...: a region prefix
+        candidates = [model, rest] if dot and head.isalpha() and len(head) <= 6 else [model]
+        for name in names:
+            table = self.prices.get(name) or {}
+            for candidate in candidates:
+                found = _in_table(table, candidate)
+                if found is not None:
+                    return found
+        return None
+
+
+def _in_table(table: dict[str, Price], model: str) -> Price | None:
+    if model in table:
+        return table[model]
+    best = ""
+    for name in table:
+        if len(name) > len(best) and model.startswith((name + "-", name + "@")):
+            best = name
+    return table[best] if best else None
 
 
 def cached_tokens(usage: Usage) -> int:
@@ -105,13 +120,24 @@ def cached_tokens(usage: Usage) -> int:
     return 0
 
 
+def cache_written_tokens(usage: Usage) -> int:
+    details = usage.prompt_tokens_details
+    if isinstance(details, PromptTokensDetails) and isinstance(details.cache_write_tokens, int):
+        return max(0, min(details.cache_write_tokens, usage.prompt_tokens - cached_tokens(usage)))
+    return 0
+
+
 def cost_usd(price: Price, usage: Usage) -> float:
-    """prompt tokens (cached ones at the cached price) plus completion tokens."""
+    """Prompt tokens (those read from the cache at the cached price, those written to it at
+    the write price, the rest at the input price) plus completion tokens."""
     cached = cached_tokens(usage)
+    written = cache_written_tokens(usage)
     cached_price = price.cached_input if price.cached_input is not None else price.input
+    write_price = price.cache_write_input if price.cache_write_input is not None else price.input
     total = (
-        (usage.prompt_tokens - cached) * price.input
+        (usage.prompt_tokens - cached - written) * price.input
         + cached * cached_price
+        + written * write_price
         + usage.completion_tokens * price.output
     )
     return total / PER_TOKEN

@@ -8,11 +8,13 @@ import msgspec
 
 
 class Price(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """USD per million tokens. ``cached_input`` defaults to ``input`` when unknown."""
+    """USD per million tokens. ``cached_input`` (prompt tokens read from the provider's
+    cache) and ``cache_write_input`` (written to it) default to ``input`` when unknown."""
 
     input: float
     output: float
     cached_input: float | None = None
+    cache_write_input: float | None = None
 
 
 class AuditSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

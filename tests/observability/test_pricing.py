@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
 from proxy.observability.pricing import PriceTable, cost_usd, shipped
@@ -14,9 +16,11 @@ from proxy.pipeline import SettingsError
 from proxy.reply import Chunk
 from proxy.schema import PromptTokensDetails, Usage
 from proxy.settings import parse_settings
-from tests.conftest import openai_client
+from tests.conftest import GatewayFactory, openai_client
 from tests.observability.helpers import access_lines
 from tests.observability.test_metrics import HELLO, chain
+from tests.providers.anthropic.mock import MockAnthropic
+from tests.servers import ServerThread
 
 
 def table(**kw: object) -> PriceTable:
@@ -118,3 +122,58 @@ def test_estimator_counts_text_and_tool_arguments() -> None:
         Chunk(b'{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}}')
     )
     assert counter.result(req) == (Usage(7, 5, 12), False)
+
+
+def test_cache_writes_cost_the_write_price() -> None:
+    p = Price(input=3.0, output=15.0, cached_input=0.3, cache_write_input=3.75)
+    u = Usage(prompt_tokens=1_000_000, completion_tokens=0, total_tokens=1_000_000)
+    u.prompt_tokens_details = PromptTokensDetails(cached_tokens=200_000, cache_write_tokens=300_000)
+    assert cost_usd(p, u) == pytest.approx(500_000 * 3e-6 + 200_000 * 0.3e-6 + 300_000 * 3.75e-6)
+    # no write price listed: written tokens cost the input price
+    assert cost_usd(Price(input=3.0, output=15.0), u) == pytest.approx(3.0)
+    # a hostile count cannot exceed what the prompt holds
+    u.prompt_tokens_details = PromptTokensDetails(cached_tokens=900_000, cache_write_tokens=900_000)
+    assert cost_usd(p, u) == pytest.approx(900_000 * 0.3e-6 + 100_000 * 3.75e-6)
+
+
+def test_shipped_cache_prices_and_hosts_of_claude() -> None:
+    t = table()
+    sonnet = t.lookup("anthropic", "claude-sonnet-4-5-20250929")
+    assert sonnet is not None and sonnet.cache_write_input == 3.75 and sonnet.cached_input == 0.3
+    # Claude on Vertex AI (model@date) and on Bedrock (with or without a region prefix)
+    assert t.lookup("vertex-ai", "claude-sonnet-4-5@20250929") == sonnet
+    assert t.lookup("vertex-ai", "gemini-2.5-flash") == t.lookup("google", "gemini-2.5-flash")
+    for model in (
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ):
+        assert t.lookup("bedrock", model) == sonnet, model
+    assert t.lookup("bedrock", "amazon.nova-pro-v1:0") is None  # not listed: no guess
+    assert t.lookup("openai", "gpt-4.1") is not None  # a dot in a model name is not a region
+
+
+def test_claude_cache_writes_and_reads_reach_the_cost(make_gateway, logs) -> None:
+    """Anthropic's cache counts, through the translation, priced by the shipped table."""
+    with ServerThread(MockAnthropic().app) as upstream:
+        claude_costs(make_gateway, upstream, logs)
+
+
+def claude_costs(make_gateway: GatewayFactory, upstream: ServerThread, logs: Any) -> None:
+    gw = make_gateway({"middleware": chain()})
+    sdk = openai_client(
+        gw, x_portkey_provider="anthropic", x_portkey_custom_host=upstream.url + "/v1"
+    )
+    system = [{"type": "text", "text": "rules " * 200, "cache_control": {"type": "ephemeral"}}]
+    sonnet = Price(input=3.0, output=15.0, cached_input=0.3, cache_write_input=3.75)
+    for question in ("one", "two"):
+        r = sdk.chat.completions.create(
+            model="claude-sonnet-4-5",
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": question}],
+        )
+        line = access_lines(logs())[-1]
+        assert r.usage is not None
+        usage = msgspec.convert(r.usage.model_dump(exclude_none=True), Usage)
+        assert line["cost_usd"] == pytest.approx(cost_usd(sonnet, usage))
+    details = r.usage.prompt_tokens_details
+    assert details is not None and details.cached_tokens and details.cached_tokens > 100

@@ -40,14 +40,15 @@ def item_id(prefix: str) -> str:
 def usage_json(u: Usage | None) -> dict[str, Any] | None:
     if u is None:
         return None
-    cached = reasoning = 0
+    cached = written = reasoning = 0
     if isinstance(u.prompt_tokens_details, PromptTokensDetails):
         cached = u.prompt_tokens_details.cached_tokens or 0
+        written = u.prompt_tokens_details.cache_write_tokens or 0
     if isinstance(u.completion_tokens_details, CompletionTokensDetails):
         reasoning = u.completion_tokens_details.reasoning_tokens or 0
     return {
         "input_tokens": u.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": written},
         "output_tokens": u.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": reasoning},
         "total_tokens": u.total_tokens or u.prompt_tokens + u.completion_tokens,

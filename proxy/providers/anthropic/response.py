@@ -52,7 +52,7 @@ def usage(u: Usage | None) -> OpenAIUsage:
     completion = u.output_tokens or 0
     details = PromptTokensDetails(cached_tokens=cached)
     if written:
-        details.cache_creation_tokens = written
+        details.cache_write_tokens = written
     return OpenAIUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,

@@ -50,7 +50,7 @@ def usage_of(u: nv.TokenUsage) -> Usage:
     if u.cache_read_input_tokens is not UNSET or write:
         details = PromptTokensDetails(cached_tokens=read)
         if write:
-            details.cache_creation_tokens = write
+            details.cache_write_tokens = write
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=u.output_tokens,

@@ -171,7 +171,7 @@ def test_cache_control_reaches_the_marked_blocks(claude) -> None:
     assert sent["messages"][0]["content"][0]["cache_control"] == cc
     assert sent["messages"][1]["content"] == [{"type": "text", "text": "ok", "cache_control": cc}]
     assert "cache_control" not in sent["messages"][2]["content"][0]
-    written = first.usage.prompt_tokens_details.cache_creation_tokens
+    written = first.usage.prompt_tokens_details.cache_write_tokens
     assert written > 0 and first.usage.prompt_tokens_details.cached_tokens == 0
     messages[-1] = {"role": "user", "content": "question two"}
     second = sdk.chat.completions.create(model="claude-sonnet-4-5", messages=messages, tools=[tool])

@@ -86,7 +86,7 @@ def test_converse_cache_points_and_usage(bedrock_client, mock_bedrock) -> None:
     assert sent["system"][1] == point
     assert sent["toolConfig"]["tools"][1] == {"cachePoint": {"type": "default", "ttl": "1h"}}
     assert sent["messages"][0]["content"] == [{"text": "doc " * 40}, point]
-    written = first.usage.prompt_tokens_details.cache_creation_tokens
+    written = first.usage.prompt_tokens_details.cache_write_tokens
     assert written > 0 and first.usage.prompt_tokens_details.cached_tokens == 0
     messages[-1] = {"role": "user", "content": "second question"}
     second = sdk.chat.completions.create(
@@ -123,7 +123,7 @@ def test_claude_cache_control_goes_through_invoke_model(
     assert text == "echo: hi"
     assert mock.requests[-1]["invoke"]
     assert mock.last["system"] == [{"type": "text", "text": "rules " * 50, "cache_control": cc}]
-    assert usage.prompt_tokens_details.cache_creation_tokens > 0
+    assert usage.prompt_tokens_details.cache_write_tokens > 0
     # no thinking, no cache_control: Converse, as before
     sdk.chat.completions.create(model=CLAUDE, messages=[{"role": "user", "content": "plain"}])
     assert "/converse" in mock.requests[-1]["raw_path"]
