@@ -66,7 +66,7 @@ def build_body(body: RequestBody, model: str, host: str = "anthropic") -> Messag
     """``host``: who serves Claude (anthropic, vertex-ai, bedrock): the reasoning state
     replayed is the one that host issued (proxy/providers/reasoning.py)."""
     req = body.request
-    _refuse_unsupported(req)
+    _refuse_unsupported(req, host)
     plan = structured.plan(req, model)
     system = [TextBlock(text=t, cache_control=cache(c)) for t, c in system_blocks(req)]
     if plan.system is not None:
@@ -117,18 +117,22 @@ def _mark(blocks: list[InputBlock], c: object) -> list[InputBlock]:
     return blocks
 
 
-def _refuse_unsupported(req: ChatRequest) -> None:
+def _refuse_unsupported(req: ChatRequest, host: str) -> None:
+    """400 rather than a silent single choice: the client asked for more than Claude gives."""
     if isinstance(req.n, int) and req.n > 1:
         raise InvalidRequest(
-            "anthropic returns one choice per request; n > 1 is not supported",
+            f"{host}: Claude returns one choice per request; n > 1 is not supported "
+            "(send n requests)",
             param="n",
             code="unsupported_parameter",
+            provider=host,
         )
     if req.logprobs is True or isinstance(req.top_logprobs, int):
         raise InvalidRequest(
-            "anthropic does not return log probabilities",
+            f"{host}: Claude does not return log probabilities",
             param="logprobs",
             code="unsupported_parameter",
+            provider=host,
         )
 
 

@@ -214,3 +214,23 @@ def test_claude_on_vertex_through_chat(vertex_claude, client) -> None:
     opaque = first["reasoning_opaque"] if isinstance(first, dict) else first.reasoning_opaque
     assert reasoning.decode(opaque, "anthropic", "x") == []  # issued for vertex-ai only
     assert json.loads(got["raw"])["thinking"]["budget_tokens"] == 2048
+
+
+def test_claude_on_vertex_refuses_n_and_honours_tool_choice(vertex_claude) -> None:
+    sdk, mock = vertex_claude
+    sent = len(mock.requests)
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(
+            model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], n=2
+        )
+    assert info.value.body["param"] == "n" and "vertex-ai" in info.value.body["message"]
+    assert len(mock.requests) == sent  # refused before any call, never a single choice
+    r = sdk.chat.completions.create(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "weather?"}],
+        tools=[WEATHER],
+        tool_choice="none",
+        parallel_tool_calls=False,
+    )
+    assert r.choices[0].message.tool_calls is None
+    assert mock.last["tool_choice"] == {"type": "none"}

@@ -8,6 +8,7 @@ identifier the gateway cannot read (an application inference profile), through C
 
 from __future__ import annotations
 
+import openai
 import pytest
 
 from tests.providers.anthropic.mock import redacted, signature
@@ -127,3 +128,14 @@ def test_claude_cache_control_goes_through_invoke_model(
     # no thinking, no cache_control: Converse, as before
     sdk.chat.completions.create(model=CLAUDE, messages=[{"role": "user", "content": "plain"}])
     assert "/converse" in mock.requests[-1]["raw_path"]
+
+
+def test_claude_on_invoke_model_refuses_n(bedrock_client, mock_bedrock) -> None:
+    mock, _ = mock_bedrock
+    sent = len(mock.requests)
+    with pytest.raises(openai.BadRequestError) as info:
+        bedrock_client().chat.completions.create(
+            model=CLAUDE, messages=[{"role": "user", "content": "x"}], n=3, reasoning_effort="low"
+        )
+    assert info.value.body["param"] == "n" and "bedrock" in info.value.body["message"]
+    assert len(mock.requests) == sent
