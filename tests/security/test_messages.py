@@ -22,7 +22,7 @@ from proxy.frontdoors.messages.encode import message_of
 from proxy.frontdoors.messages.to_chat import check, to_chat
 from proxy.schema import ChatCompletion
 from tests.conftest import PROVIDER_KEY
-from tests.providers.anthropic.mock import MockAnthropic
+from tests.providers.anthropic.mock import MockAnthropic, signature
 from tests.servers import ServerThread
 
 SETTINGS_KEY = "sk-settings-key-0003"
@@ -236,7 +236,8 @@ def claude_code_like(turns: int) -> dict[str, Any]:
             {
                 "role": "assistant",
                 "content": [
-                    {"type": "thinking", "thinking": "t" * 200, "signature": "s" * 100},
+                    # signed as the mock signs (it checks signatures, as Anthropic does)
+                    {"type": "thinking", "thinking": "t" * 200, "signature": signature("t" * 200)},
                     {"type": "text", "text": "step " * 40},
                     {
                         "type": "tool_use",
@@ -248,15 +249,10 @@ def claude_code_like(turns: int) -> dict[str, Any]:
             }
         )
         result = {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": "line\n" * 200}
-        messages.append(
-            {
-                "role": "user",
-                "content": [
-                    result,
-                    {"type": "text", "text": "go", "cache_control": {"type": "ephemeral"}},
-                ],
-            }
-        )
+        go: dict[str, Any] = {"type": "text", "text": "go"}
+        if i >= turns - 2:  # Claude Code marks the last turns (the API takes at most 4)
+            go["cache_control"] = {"type": "ephemeral"}
+        messages.append({"role": "user", "content": [result, go]})
     tools = [
         {
             "name": f"T{i}",
