@@ -87,9 +87,11 @@ def message_of(completion: ChatCompletion, model: str) -> bytes:
         choice = completion.choices[0]
         msg = choice.message
         finish = choice.finish_reason
-        reasoning = msg.reasoning_content
-        if isinstance(reasoning, str) and reasoning:
-            content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+        reasoning = msg.reasoning_content if isinstance(msg.reasoning_content, str) else ""
+        opaque = msg.reasoning_opaque if isinstance(msg.reasoning_opaque, str) else ""
+        if reasoning or opaque:
+            # the provider's state rides in the signature, which clients send back as is
+            content.append({"type": "thinking", "thinking": reasoning, "signature": opaque})
         text = msg.content if isinstance(msg.content, str) else ""
         if isinstance(msg.refusal, str) and msg.refusal:
             text = text or msg.refusal

@@ -84,6 +84,12 @@ class MessagesEncoder:
                 self.finish = "content_filter"
             for tc in d.tool_calls or ():
                 self._tool(tc, out)
+            if isinstance(d.reasoning_opaque, str) and d.reasoning_opaque:
+                # the provider's state (it comes last, whole) in a thinking block's
+                # signature, which clients send back as is (docs/reasoning.md)
+                self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+                sig = {"type": "signature_delta", "signature": d.reasoning_opaque}
+                self._delta("thinking", sig, out)
             if choice.finish_reason:
                 self.finish = self.finish or choice.finish_reason
                 self._close(out)

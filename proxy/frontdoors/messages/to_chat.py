@@ -12,7 +12,9 @@ list), text, images (base64 or URL), PDF and plain-text documents, tool_use / to
 custom tools, tool_choice, stop_sequences, temperature / top_p / top_k, max_tokens,
 metadata.user_id (as ``user``), ``thinking.budget_tokens`` (as ``reasoning_effort``),
 ``output_config.format`` (as ``response_format``). Dropped, as hints the chat form has no
-field for: cache_control, citations, thinking blocks of earlier turns, adaptive thinking
+field for: cache_control, citations, thinking blocks of earlier turns (but a signature
+the gateway issued, ``gw1.``, goes back as the turn's ``reasoning_opaque``: a provider's
+signatures survive a client such as Claude Code, docs/reasoning.md), adaptive thinking
 and ``output_config.effort``, context_management, service_tier, container, every field the
 gateway does not know. Refused (``check``): server tools, MCP servers, images and documents
 by file id, documents by URL, and content block kinds the gateway does not know.
@@ -25,6 +27,7 @@ import re
 from typing import Any
 
 from proxy.body import Untranslatable
+from proxy.providers.reasoning import PREFIX as OPAQUE_PREFIX
 from proxy.schema import encoder
 
 # reasoning of earlier turns: no chat field holds it, and other providers reason anew
@@ -160,11 +163,15 @@ def _assistant(content: Any, out: list[dict[str, Any]]) -> None:
         return
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    opaque: str | None = None
     for b in content:
         if not isinstance(b, dict):
             continue
         kind = b.get("type")
-        if kind == "text" and isinstance(b.get("text"), str) and b["text"]:
+        sig = b.get("signature")
+        if kind == "thinking" and isinstance(sig, str) and sig.startswith(OPAQUE_PREFIX):
+            opaque = sig  # the gateway's own state, checked by the adapter that reads it
+        elif kind == "text" and isinstance(b.get("text"), str) and b["text"]:
             texts.append(b["text"])
         elif kind == "tool_use":
             args = b.get("input")
@@ -183,6 +190,8 @@ def _assistant(content: Any, out: list[dict[str, Any]]) -> None:
     message: dict[str, Any] = {"role": "assistant", "content": "\n".join(texts) or None}
     if calls:
         message["tool_calls"] = calls
+    if opaque is not None:
+        message["reasoning_opaque"] = opaque
     out.append(message)
 
 

@@ -15,6 +15,7 @@ import anthropic
 import pytest
 
 from tests.conftest import PROVIDER_KEY
+from tests.providers.google.mock import signature
 
 LOOKUP = {
     "name": "lookup",
@@ -166,3 +167,32 @@ def test_bedrock_count_tokens_is_estimated(client, mock_bedrock) -> None:
     assert r.parse().input_tokens > 50
     assert r.headers["x-gateway-token-count"] == "estimated"
     assert mock.requests == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_signatures_survive_a_messages_client(client, mock_gemini, stream) -> None:
+    """Claude Code -> /v1/messages -> Gemini 3 (LiteLLM #25322): the signature rides in a
+    thinking block's signature, which the client sends back as is, and reaches Gemini."""
+    mock, upstream = mock_gemini
+    sdk = client("google", upstream)
+    kw: dict[str, Any] = {
+        "model": "gemini-3-flash",
+        "tools": [LOOKUP],
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    ask = [{"role": "user", "content": 'call lookup {"q": "https://x.example"}'}]
+    msg = run(sdk, stream, messages=ask, **kw)
+    assert msg.content[0].type == "thinking"
+    assert msg.content[0].thinking == f"Thinking about: {ask[0]['content']}"
+    use = next(b for b in msg.content if b.type == "tool_use")
+    result = {"type": "tool_result", "tool_use_id": use.id, "content": "ok"}
+    turn2 = [
+        *ask,
+        {"role": "assistant", "content": msg.content},
+        {"role": "user", "content": [result]},
+    ]
+    run(sdk, stream, messages=turn2, **kw)
+    parts = mock.last["json"]["contents"][1]["parts"]
+    call = next(p for p in parts if "functionCall" in p)
+    assert call["thoughtSignature"] == signature("lookup", {"q": "https://x.example"})
