@@ -14,6 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from proxy.body import RequestBody, Untranslatable
+from proxy.credentials import with_credentials
 from proxy.errors import GatewayError
 from proxy.providers import get_adapter
 from proxy.routing.resolve import bind
@@ -125,6 +126,7 @@ class Terminal:
         if ctx.policy is not None:  # the gateway key's allowed providers / @slugs / models
             ctx.policy.check_target(target.provider, target.slug, ctx.model)
         adapter = get_adapter(target.provider)
+        target = await with_credentials(adapter, target, self.gw.credentials)  # cloud tokens
         try:
             return await door.upstream(ctx, Upstream(self, ctx, adapter, target))
         except Untranslatable as exc:
