@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from proxy.body import RequestBody, Untranslatable
 from proxy.credentials import with_credentials
 from proxy.errors import GatewayError
+from proxy.imagefetch import ImageFetcher
 from proxy.providers import get_adapter
 from proxy.routing.resolve import bind
 from proxy.terminal.relay import Relay
@@ -102,6 +103,7 @@ class Upstream:
         chat body the front door built for this attempt), relayed."""
         ctx, adapter = self.ctx, self.adapter
         body = body or ctx.body
+        body = await self.terminal.images.inline(body, adapter)  # image URLs -> bytes
         if len(body.raw) < OFFLOAD_BYTES:
             up = adapter.build_request(body, self.target, ctx.model)
         else:  # translating and signing (SigV4 hashes the body) megabytes: off the loop
@@ -114,6 +116,7 @@ class Terminal:
         self.gw = gw
         self.doors = doors
         self.relay = Relay(gw)
+        self.images = ImageFetcher(gw)  # for adapters that cannot take image URLs
 
     async def __call__(self, ctx: RequestContext) -> Reply:
         door = self.doors[ctx.endpoint]

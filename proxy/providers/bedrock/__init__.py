@@ -31,6 +31,7 @@ from proxy.target import Target
 
 class BedrockAdapter(BedrockEmbeddings):
     name = "bedrock"
+    needs_image_bytes = True  # Converse takes image bytes or S3 only (proxy/imagefetch.py)
 
     def warm(self) -> None:
         """Import botocore ahead of the first request (~140 ms that would block the loop)."""
