@@ -2,7 +2,8 @@
 AWS keys (botocore), cached and refreshed before they expire, off the request path.
 
 A ``Source`` produces one credential synchronously (both libraries are synchronous): its
-``fetch()`` runs in a worker thread and returns the value with its expiry. A ``Pool``
+``fetch()`` runs in a worker thread of the gateway's credential pool (not the default
+executor, which the loop's DNS lookups use) and returns the value with its expiry. A ``Pool``
 caches sources by key:
 
 - one fetch at a time per source: concurrent requests share the one in flight;
@@ -32,6 +33,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import aiohttp
@@ -50,6 +52,7 @@ log = structlog.get_logger("gateway.credentials")
 FAILURE_MEMORY = 5.0  # seconds a failed fetch is answered from memory
 MARGIN = 30.0  # seconds before expiry after which a value is no longer handed out
 HELD_MAX = 1024  # settings sources: bounded by the settings, this is a backstop
+THREADS = 8  # worker threads for fetches (client ones are capped lower by settings)
 
 
 class CredentialsSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -127,9 +130,15 @@ class Pool:
     """Credentials by source key: single-flight fetches, background refresh, LRU-bounded."""
 
     def __init__(
-        self, name: str, max_entries: int, refresh_at: float, concurrency: int | None = None
+        self,
+        name: str,
+        max_entries: int,
+        refresh_at: float,
+        threads: ThreadPoolExecutor,
+        concurrency: int | None = None,
     ) -> None:
         self.name = name
+        self.threads = threads
         self.max_entries = max_entries
         self.fraction = refresh_at
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -176,12 +185,13 @@ class Pool:
         entry.drop()
         self.fetches += 1
         source = entry.source
+        loop = asyncio.get_running_loop()
         try:
             if self._limit is None:
-                fetched = await asyncio.to_thread(source.fetch)
+                fetched = await loop.run_in_executor(self.threads, source.fetch)
             else:
                 async with self._limit:
-                    fetched = await asyncio.to_thread(source.fetch)
+                    fetched = await loop.run_in_executor(self.threads, source.fetch)
         except GatewayError as exc:
             self._failed(entry, exc)
             return
@@ -239,8 +249,13 @@ class CloudCredentials:
     def __init__(self, gw: Gateway) -> None:
         s: CredentialsSettings = gw.settings.credentials
         self.settings = s
-        self.held = Pool("held", HELD_MAX, s.refresh_at)
-        self.client = Pool("client", s.max_client_sources, s.refresh_at, s.client_fetches)
+        # fetches wait on the event loop for their HTTP calls: their own threads, so they
+        # never hold the default executor the loop's DNS lookups and offloads need
+        self.threads = ThreadPoolExecutor(THREADS, thread_name_prefix="credentials")
+        self.held = Pool("held", HELD_MAX, s.refresh_at, self.threads)
+        self.client = Pool(
+            "client", s.max_client_sources, s.refresh_at, self.threads, s.client_fetches
+        )
         self._gw = gw
         self._own: aiohttp.ClientSession | None = None
 
@@ -266,6 +281,7 @@ class CloudCredentials:
     async def close(self) -> None:
         self.held.close()
         self.client.close()
+        self.threads.shutdown(wait=False, cancel_futures=True)
         if self._own is not None:
             await self._own.close()
             self._own = None

@@ -42,6 +42,15 @@ class Identity:
 
 
 @pytest.fixture
+def mock_bedrock_keys() -> Iterator[tuple[Any, ServerThread]]:
+    from tests.providers.bedrock.mock import MockBedrock
+
+    mock = MockBedrock()
+    with ServerThread(mock.app) as server:
+        yield mock, server
+
+
+@pytest.fixture
 def identity(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> Iterator[Identity]:
     google, aws = FakeGoogle(), FakeAws({})
 
@@ -161,6 +170,23 @@ def test_a_client_cannot_reshape_the_gateways_identity(
     assert r.status_code == 403, r.text
     assert r.json()["error"]["code"] == "credential_binding"
     assert identity.calls() == 0
+
+
+def test_a_client_region_does_not_make_the_gateway_assume_its_role_again(
+    make_gateway, identity: Identity, mock_bedrock_keys
+) -> None:
+    """The region a client picks moves Bedrock's host, never the STS source: one AssumeRole
+    for any number of client regions (no STS amplification, no cache churn)."""
+    mock, upstream = mock_bedrock_keys
+    identity.aws.bedrock_keys = mock.keys
+    identity.aws.known = {"AKIDCONTAINERFAKE001": ("x", None)}
+    entry = {"provider": "bedrock", "aws_role_arn": ROLE, "custom_host": upstream.url}
+    entry |= {"aws_access_key_id": "AKIDCONTAINERFAKE001", "aws_secret_access_key": "x"}
+    gw = make_gateway({"providers": {"role": entry}})
+    for region in ("eu-west-3", "us-east-1", "ap-south-1", "xx-evil-9"):
+        r = post(gw, {"x-portkey-aws-region": region}, model="@role/amazon.nova-pro-v1:0")
+        assert r.status_code == 200, r.text
+    assert len(identity.aws.sts_calls) == 1
 
 
 # ---------------------------------------------------------------- a client's own key

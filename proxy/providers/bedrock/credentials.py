@@ -11,7 +11,9 @@ gateway's own identity):
   instance metadata service (IMDSv2).
 - ``aws_role_arn``: AssumeRole with ``aws_external_id`` and ``aws_role_session_name``
   (default ``llm-gateway``), from the settings' own key pair when settings give one, else
-  from the chain above. STS is called in the target's region.
+  from the chain above. STS is called in the settings' region (else botocore's, else
+  us-east-1):
+  nothing a client sends makes a new source, so a client cannot make the gateway call STS.
 
 botocore's own ``RefreshableCredentials`` keep their refresh logic; the pool calls
 ``get_frozen_credentials()`` only in a worker thread (it may block on the network) and
@@ -121,10 +123,12 @@ class AssumeRole:
     def __init__(self, target: Target, role: str, profile: str | None) -> None:
         self.role = role
         self.profile = profile or None
-        self.region = region_of(target)
+        held = target.settings_fields
+        # STS in the settings' region (a client's region must not mint sources); else
+        # botocore's own (AWS_REGION, the profile), else us-east-1
+        self.region = region_of(target) if "aws_region" in held else None
         self.external_id = target.text("aws_external_id")
         self.session_name = target.text("aws_role_session_name") or SESSION_NAME
-        held = target.settings_fields
         # only the settings' own key pair may be the source: a client's keys never assume
         # the role settings name (nor carry the settings' external id)
         self.static: Keys | None = None
@@ -133,7 +137,7 @@ class AssumeRole:
             token = target.text("aws_session_token")
             self.static = (key_id, secret, token if "aws_session_token" in held else None)
         parts = [role, self.external_id or "", self.session_name, self.profile or ""]
-        parts += [self.region, *(x or "" for x in self.static or ())]
+        parts += [self.region or "", *(x or "" for x in self.static or ())]
         self.key = "aws-role:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
         self._creds: Any = None
 
@@ -150,8 +154,9 @@ class AssumeRole:
                 extra = {"RoleSessionName": self.session_name}
                 if self.external_id:
                     extra["ExternalId"] = self.external_id
+                region = self.region or session.get_config_variable("region") or "us-east-1"
                 fetcher = bc.AssumeRoleCredentialFetcher(
-                    functools.partial(session.create_client, region_name=self.region),
+                    functools.partial(session.create_client, region_name=region),
                     base,
                     self.role,
                     extra_args=extra,

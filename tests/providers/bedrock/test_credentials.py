@@ -19,15 +19,14 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import PROVIDER_KEY, SECRETS, GatewayFactory
+from tests.conftest import PROVIDER_KEY, GatewayFactory
 from tests.providers.bedrock.conftest import REGION
 from tests.providers.bedrock.fake_aws import FakeAws
 from tests.providers.bedrock.mock import MockBedrock
 from tests.servers import ServerThread
 
-BASE_KEY, BASE_SECRET = "AKIDGATEWAYBASE00001", "gateway-base-secret-0005"
+BASE_KEY, BASE_SECRET = "AKIDGATEWAYBASE00001", "gateway-base-secret-0005"  # in SECRETS
 PROFILE_KEY, PROFILE_SECRET = "AKIDGATEWAYPROFILE02", "gateway-profile-secret-0006"
-SECRETS.extend([BASE_SECRET, PROFILE_SECRET])
 ROLE = "arn:aws:iam::111122223333:role/bedrock-caller"
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 MSG = [{"role": "user", "content": "hi"}]
