@@ -206,3 +206,30 @@ def test_no_credentials_in_the_chain_is_a_503_naming_no_detail(
     assert info.value.status_code == 503
     assert info.value.body["code"] == "credentials_unavailable"  # type: ignore[index]
     assert not mock.requests
+
+
+def test_every_endpoint_signs_with_the_gateways_identity(
+    make_gateway, mock_bedrock, fake_aws, aws_env
+) -> None:
+    """The terminal obtains credentials for every door: /v1/messages (Claude through
+    InvokeModel), /v1/embeddings (Titan) and GET /v1/models sign with the assumed role."""
+    import httpx
+
+    mock, upstream = mock_bedrock
+    aws, server = fake_aws
+    aws_env.setenv("AWS_ENDPOINT_URL_STS", server.url)
+    keys = {"aws_access_key_id": BASE_KEY, "aws_secret_access_key": BASE_SECRET}
+    gw = gateway(make_gateway, upstream, aws_role_arn=ROLE, **keys)
+    messages = {"model": f"@aws/{MODEL}", "max_tokens": 8, "messages": MSG}
+    r = httpx.post(gw.url + "/v1/messages", json=messages, timeout=10)
+    assert r.status_code == 200 and mock.requests[-1].get("invoke"), r.text
+    assert signed_by(mock) == aws.issued[0]
+    body = {"model": "@aws/amazon.titan-embed-text-v2:0", "input": "hello"}
+    r = httpx.post(gw.url + "/v1/embeddings", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    assert signed_by(mock) == aws.issued[0]
+    config = {"x-portkey-config": '{"virtual_key": "aws"}'}
+    r = httpx.get(gw.url + "/v1/models", headers=config, timeout=10)
+    assert r.status_code == 200, r.text
+    assert signed_by(mock) == aws.issued[0]
+    assert len(aws.sts_calls) == 1

@@ -226,3 +226,18 @@ def test_client_keys_are_cached_by_the_whole_key_and_bounded(
     with_key(keys[0])  # evicted by the third: fetched again
     assert len(google.token_requests) == 4
     assert len(gw.app[GATEWAY].credentials.client) == 2  # type: ignore[index]
+
+
+def test_embeddings_use_the_token_too(
+    make_gateway: GatewayFactory, google_fake: Fake, vertex_mock: Mock
+) -> None:
+    google, _ = google_fake
+    mock, upstream = vertex_mock
+    entry = slug(
+        upstream, vertex_project_id="ops", vertex_service_account_json=key_json(google_fake)
+    )
+    gw = make_gateway({"providers": {"vx": entry}})
+    r = client(gw).embeddings.create(model="@vx/text-embedding-005", input=["a", "b"])
+    assert len(r.data) == 2
+    assert mock.bearers[-1] in google.issued
+    assert mock.last["method"] == "predict"
