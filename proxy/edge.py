@@ -92,6 +92,7 @@ def handler(gw: Gateway, door: FrontDoor) -> Callable[[web.Request], object]:
             body = await door.read(request, gw.settings.server.max_body_bytes)
             endpoint = door.endpoint_of(request)
             ctx = RequestContext(request_id, trace_id, request.headers, body, gw, endpoint)
+            ctx.reads_reply = endpoint in gw.event_readers
             read_metadata(ctx)
             reply = await gw.chains[endpoint](ctx)
         except GatewayError as exc:

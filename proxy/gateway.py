@@ -16,7 +16,7 @@ from proxy.hostpolicy import HostPolicy
 from proxy.keystore import KeyStore
 from proxy.ledger.writer import LedgerWriter
 from proxy.observability.observer import Observability
-from proxy.pipeline import Next, SettingsError, applies, instantiate
+from proxy.pipeline import Next, SettingsError, applies, instantiate, reads_events
 from proxy.providers import PROVIDERS, canonical
 from proxy.quota.service import Quota
 from proxy.routing.config import ConfigNode, parse_config
@@ -74,6 +74,8 @@ class Gateway:
         self.credentials = CloudCredentials(self)
         self.ready = False
         self.chains: dict[str, Next] = {}
+        # endpoints whose chain holds a middleware that reads stream events one by one
+        self.event_readers: set[str] = set()
 
     async def start_state(self) -> None:
         await self.quota.start()
@@ -102,6 +104,8 @@ class Gateway:
         middleware without ``endpoints`` applies to all), the terminal step pinned last."""
         for endpoint in sorted(ENDPOINTS):
             mws = [m for m in self.middlewares if applies(m, endpoint)]
+            if any(reads_events(m) for m in mws):
+                self.event_readers.add(endpoint)
             # with tracing on, each middleware and each upstream attempt gets its own span
             self.chains[endpoint] = self.observability.chain(mws, terminal)
 

@@ -25,6 +25,7 @@ from proxy.errors import InvalidRequest, PermissionDenied
 from proxy.settings import CustomHostSettings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+ALLOWED_CACHE = 1024
 
 
 def _networks(entries: list[str], field: str) -> list[Network]:
@@ -64,12 +65,24 @@ class HostPolicy:
                 self.names.add(e)
         self.open = not (self.names or self.suffixes or self.networks)
         self.deny = _networks(settings.deny, "deny")
+        # URLs already let through (every request re-checks its host twice: at resolution
+        # and in the terminal step); refusals are not kept, callers may edit their errors
+        self._allowed: dict[tuple[str, str], None] = {}
 
     def denied(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return any(ip in net for net in self.deny)
 
     def check(self, url: str, param: str = "x-portkey-custom-host") -> None:
         """Raise 400 for a malformed URL and 403 for a destination outside the policy."""
+        key = (url, param)
+        if key in self._allowed:
+            return
+        self._check(url, param)
+        if len(self._allowed) >= ALLOWED_CACHE:  # client-chosen URLs: keep the bound
+            self._allowed.clear()
+        self._allowed[key] = None
+
+    def _check(self, url: str, param: str) -> None:
         parts = urlsplit(url)
         try:
             hostname = parts.hostname

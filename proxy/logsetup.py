@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -129,9 +129,37 @@ class _StdlibToJSON(logging.Handler):
             self.handleError(record)
 
 
+_json_stream: BinaryIO | None = None  # where JSON lines go, when they are JSON
+_info_enabled = True
+
+
+def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
+    """A direct writer of one JSON log line (the access log, once per request), or None
+    when lines are not JSON (console) or info is filtered out. The same fields and output as
+    structlog's pipeline (level, timestamp, masked keys, msgspec), without its per-call
+    processor walk."""
+    stream = _json_stream
+    if stream is None or not _info_enabled:
+        return None
+    stamp = _FastTimestamp()
+    write, flush = stream.write, stream.flush
+
+    def emit(event: dict[str, Any]) -> None:
+        event["level"] = "info"
+        stamp(None, "", event)
+        mask_secrets(None, "", event)
+        write(_encode(event) + b"\n")
+        flush()
+
+    return emit
+
+
 def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None) -> None:
     """Configure structlog for the process; ``stream`` (binary) defaults to stdout."""
+    global _json_stream, _info_enabled
     level = getattr(logging, settings.level.upper())
+    _info_enabled = level <= logging.INFO
+    _json_stream = None
     console = settings.format == "console" or (
         settings.format == "auto" and stream is None and sys.stdout.isatty()
     )
@@ -160,6 +188,7 @@ def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None)
             logger_factory=structlog.BytesLoggerFactory(stream or sys.stdout.buffer),
             cache_logger_on_first_use=True,
         )
+        _json_stream = stream or sys.stdout.buffer
         root = logging.getLogger()
         for h in [h for h in root.handlers if isinstance(h, _StdlibToJSON)]:
             root.removeHandler(h)

@@ -35,10 +35,19 @@ class Middleware(Protocol):
     ``__init__(options)``. Optional ``async startup(gateway)`` / ``async shutdown()`` run
     with the server's lifecycle, for sessions and pools. Optional ``endpoints``: the
     endpoints it applies to (``proxy.frontdoors.ENDPOINTS``; absent: every endpoint); the
-    chain of an endpoint it does not declare simply does not contain it.
+    chain of an endpoint it does not declare simply does not contain it. Optional
+    ``reads_events = True``: it looks inside stream chunks (text, deltas, one chunk per
+    event). Without it, a chat stream that nobody reads may reach it as ``framed`` chunks
+    (several events' bytes each, usage already read: ``Chunk.framed``), the fast relay. A
+    middleware that reads events only for some requests sets ``ctx.reads_reply`` instead.
     """
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply: ...
+
+
+def reads_events(mw: object) -> bool:
+    """Whether a middleware declared that it reads stream events one by one."""
+    return bool(getattr(mw, "reads_events", False))
 
 
 def applies(mw: object, endpoint: str) -> bool:

@@ -151,10 +151,13 @@ class Chunk(_Lazy[ChatCompletionChunk]):
     ``event`` is the SSE event name of a native event (Anthropic names every event).
     A native event has no chat view of its own (stream translation keeps state): a
     middleware that reads stream content sets ``ctx.reads_reply`` before the upstream is
-    called, and then every chunk it sees is chat.
+    called, and then every chunk it sees is chat. So is a ``framed`` chunk's absence: its
+    raw is whole SSE events (``data: ...\n\n`` each) written as they came, the fast relay
+    of a chat stream nobody reads event by event (providers/openai_stream.py); its usage
+    was read when it was scanned.
     """
 
-    __slots__ = ("event", "flush")
+    __slots__ = ("event", "flush", "framed")
     _decoder = chunk_decoder
     kind = "chat completion chunk"
 
@@ -166,10 +169,12 @@ class Chunk(_Lazy[ChatCompletionChunk]):
         usage: Usage | bool | None = False,
         wire: str = "chat",
         event: str | None = None,
+        framed: bool = False,
     ) -> None:
         super().__init__(raw, parsed, usage, wire)
         self.flush = flush
         self.event = event
+        self.framed = framed
 
     def _from_wire(self, raw: bytes) -> ChatCompletionChunk:
         raise UpstreamInvalid(f"a native {self.wire} stream event has no chat view")

@@ -24,6 +24,7 @@ class StampMiddleware:
 
     Options = StampOptions
     seen_chunks = 0
+    reads_events = True  # it counts chunks: one per event, not the fast relay's blocks
 
     def __init__(self, options: StampOptions) -> None:
         self.options = options

@@ -65,6 +65,8 @@ def decode_chat(raw: bytes) -> RequestBody:
 
 
 def chat_frame(chunk: Chunk) -> bytes:
+    if chunk.framed:  # whole events already (the fast relay)
+        return chunk.raw
     return b"data: " + chunk.raw + b"\n\n"
 
 
@@ -81,7 +83,7 @@ class ChatDoor(BaseDoor):
 
     async def upstream(self, ctx: RequestContext, up: Upstream | None) -> Reply:
         assert up is not None
-        return await up.chat()
+        return await up.chat(framed=True)  # chat_frame writes framed chunks as they are
 
     async def respond(
         self, request: web.Request, ctx: RequestContext, reply: Reply, headers: dict[str, str]

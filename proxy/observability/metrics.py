@@ -23,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from proxy.observability.tally import CounterTally, GaugeTally, HistogramTally
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 # bucket boundaries recommended by the OpenTelemetry GenAI metrics conventions
@@ -66,6 +68,7 @@ class Metrics:
         self._breakers: set[str] = set()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._bundles: dict[tuple[str, str, str, str, str, str | None], Bundle] = {}
+        self._tallies: list[Any] = []  # every tally, flushed together (label sets are bounded)
         pm = ("provider", "model")
         self.requests = Counter(
             "gateway_requests",
@@ -175,6 +178,31 @@ class Metrics:
             found = self._children[key] = metric.labels(*values)
         return found
 
+    def tally(self, metric: Any, *values: str) -> Any:
+        """A counter's or histogram's child as a tally (``tally.py``), memoised."""
+        key = (id(metric), ("tally", *values))
+        found = self._children.get(key)
+        if found is None:
+            child = metric.labels(*values) if values else metric
+            found = HistogramTally(child) if isinstance(metric, Histogram) else CounterTally(child)
+            self._children[key] = found
+            self._tallies.append(found)
+        return found
+
+    def live(self, gauge: Any) -> GaugeTally:
+        """A live gauge as a plain integer (``tally.py``), memoised."""
+        key = (id(gauge), ("live",))
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = GaugeTally(gauge)
+            self._tallies.append(found)
+        return found
+
+    def flush(self) -> None:
+        """Hand everything counted since the last flush to prometheus-client."""
+        for t in self._tallies:
+            t.flush()
+
     def bundle(
         self, provider: str, model: str, status: str, cache: str, stream: str, error: str | None
     ) -> Bundle:
@@ -184,14 +212,14 @@ class Metrics:
         if found is None:
             pm = (provider, model)
             found = self._bundles[key] = Bundle(
-                requests=self.requests.labels(*pm, status, cache, stream),
-                duration=self.duration.labels(*pm),
-                genai_duration=self.genai_duration.labels(*pm, "chat", error or ""),
-                upstream=self.upstream.labels(*pm),
-                ttfb=self.ttfb.labels(*pm),
-                genai_ttft=self.genai_ttft.labels(*pm),
-                genai_in=self.genai_tokens.labels(*pm, "input"),
-                genai_out=self.genai_tokens.labels(*pm, "output"),
+                requests=self.tally(self.requests, *pm, status, cache, stream),
+                duration=self.tally(self.duration, *pm),
+                genai_duration=self.tally(self.genai_duration, *pm, "chat", error or ""),
+                upstream=self.tally(self.upstream, *pm),
+                ttfb=self.tally(self.ttfb, *pm),
+                genai_ttft=self.tally(self.genai_ttft, *pm),
+                genai_in=self.tally(self.genai_tokens, *pm, "input"),
+                genai_out=self.tally(self.genai_tokens, *pm, "output"),
             )
         return found
 
@@ -220,6 +248,7 @@ class Metrics:
         self.child(self.breaker, target).set(value)
 
     def render(self) -> bytes:
+        self.flush()
         if self.multiproc is None:
             return generate_latest(self.registry)
         fresh = CollectorRegistry()

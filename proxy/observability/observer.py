@@ -50,6 +50,7 @@ class Observability:
         # the spend ledger (proxy/ledger/): one row per finished request, set by Gateway
         self.ledger: LedgerWriter | None = None
         self.console: Console | None = None  # set by the Gateway when the console is on
+        self._flusher: asyncio.Task[None] | None = None
         if s.metrics:
             try:
                 from proxy.observability.metrics import Metrics
@@ -83,12 +84,25 @@ class Observability:
         return build_chain(middlewares, terminal)
 
     async def startup(self) -> None:
+        if self.metrics is not None:  # tallies reach prometheus-client at least every second
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_every_second())
         if self.audit is not None:
             await self.audit.start()
         if self.ledger is not None:
             await self.ledger.start()
 
+    async def _flush_every_second(self) -> None:
+        assert self.metrics is not None
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.flush()
+
     async def shutdown(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        if self.metrics is not None:
+            self.metrics.flush()
         if self.ledger is not None:  # after the drain: every finished request is queued
             await self.ledger.stop()
         if self.audit is not None:
@@ -105,7 +119,7 @@ class Observability:
             ctx.overhead_ms = ms
             if self.metrics is not None:
                 m = self.metrics
-                m.child(m.overhead, "true" if ctx.stream else "false").observe(ms / 1e3)
+                m.tally(m.overhead, "true" if ctx.stream else "false").observe(ms / 1e3)
         return f"{ms:.3f}"
 
     def price(self, ctx: RequestContext, usage: Usage | None) -> None:
@@ -163,19 +177,19 @@ class Observability:
             if isinstance(usage, Usage):
                 p = self.prices.lookup(ctx.provider, ctx.model)
                 if p is not None:
-                    m.child(m.cache_saved, provider, model).inc(cost_usd(p, usage))
+                    m.tally(m.cache_saved, provider, model).inc(cost_usd(p, usage))
         elif isinstance(usage, Usage):
             est = "true" if ctx.usage_estimated else "false"
-            m.child(m.tokens, provider, model, "input", est).inc(usage.prompt_tokens)
-            m.child(m.tokens, provider, model, "output", est).inc(usage.completion_tokens)
+            m.tally(m.tokens, provider, model, "input", est).inc(usage.prompt_tokens)
+            m.tally(m.tokens, provider, model, "output", est).inc(usage.completion_tokens)
             b.genai_in.observe(usage.prompt_tokens)
             b.genai_out.observe(usage.completion_tokens)
         if ctx.cost:
-            m.child(m.cost, provider, model).inc(ctx.cost)
+            m.tally(m.cost, provider, model).inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
         for name, verdict in ctx.guardrail_verdicts:  # labels bounded by the middleware
-            m.child(m.verdicts, name, verdict).inc()
+            m.tally(m.verdicts, name, verdict).inc()
 
     @staticmethod
     def _routing(m: Metrics, ctx: RequestContext, provider: str) -> None:

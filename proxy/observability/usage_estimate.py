@@ -89,16 +89,19 @@ class StreamUsage:
         self.text: list[str] = []
 
     def feed(self, chunk: Chunk) -> None:
-        if chunk.wire != "chat":  # a native event (/v1/messages from Claude): its wire's
-            found = chunk.usage()  # codec reads the usage (cumulative on Anthropic's)
+        if chunk.wire != "chat" or chunk.framed:  # a native event or whole events: their
+            found = chunk.usage()  # usage was read for them (cumulative on Anthropic's)
             if found is not None:
                 self.reported = found
-                return  # else its text still counts towards an estimate
+                if chunk.wire != "chat":
+                    return  # else its text still counts towards an estimate
         raw = chunk.raw
+        if chunk.framed:  # several events: count their text (UTF-8 bytes: an estimate)
+            self.chars += sum(map(len, _TEXT.findall(raw)))
+            return
         if not self.keep_text and b'"usage"' not in raw:
-            for m in _TEXT.finditer(raw):
-                # escapes (\n, \") count as two characters: close enough for an estimate
-                self.chars += len(m.group(1).decode("utf-8", "replace"))
+            # UTF-8 bytes, escapes (\n, \") as two: close enough for an estimate
+            self.chars += sum(map(len, _TEXT.findall(raw)))
             return
         try:
             c = _light.decode(raw)

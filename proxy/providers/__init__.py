@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.errors import InvalidRequest
-from proxy.providers import anthropic, azure, bedrock, google, openai_compat
+from proxy.providers import anthropic, azure, bedrock, cohere, google, openai_compat
 from proxy.providers.base import ProviderAdapter
 from proxy.providers.fields import FieldSpec, merge
 from proxy.target import CORE_SECRETS, register_secret_fields
@@ -23,6 +23,7 @@ PACKAGES: tuple[Any, ...] = (
     anthropic,
     google,  # Gemini and Vertex AI
     bedrock,
+    cohere,
 )
 
 PROVIDERS: dict[str, ProviderAdapter] = {a.name: a for p in PACKAGES for a in p.ADAPTERS}

@@ -24,6 +24,7 @@ from proxy.errors import (
 )
 from proxy.providers.base import UpstreamRequest, openai_style_error
 from proxy.providers.fields import FieldSpec
+from proxy.providers.openai_stream import FramedStream
 from proxy.reply import Chunk, Completion
 from proxy.schema import Usage
 from proxy.sse import SSEEvent
@@ -123,7 +124,7 @@ class PassthroughStream:
                 provider=self._provider,
             ) from None
         if event.event == "error" or shape.error is not None:
-            raise _stream_error(self._provider, data)
+            raise stream_error(self._provider, data)
         return [Chunk(raw=data, usage=shape.usage)]
 
     def finish(self) -> list[Chunk]:
@@ -136,7 +137,7 @@ class PassthroughStream:
         return []
 
 
-def _stream_error(provider: str, data: bytes) -> GatewayError:
+def stream_error(provider: str, data: bytes) -> GatewayError:
     err = openai_style_error(500, {}, data, provider)
     return UpstreamError(err.message, status=err.status, type=err.type, code=err.code)
 
@@ -210,6 +211,10 @@ class OpenAICompatAdapter:
 
     def stream_translator(self, model: str, include_usage: bool) -> PassthroughStream:
         return PassthroughStream(self.name)
+
+    def framed_stream(self) -> FramedStream:
+        """The scanning reader for a stream nobody reads event by event (openai_stream.py)."""
+        return FramedStream(self.name, PassthroughStream(self.name))
 
     def models_request(self, target: Target) -> UpstreamRequest:
         """``GET .../models`` beside the chat URL, with the same auth."""

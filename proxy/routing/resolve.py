@@ -196,10 +196,10 @@ def header_fields(ctx: RequestContext) -> dict[str, Any]:
     key = provider_key(ctx)
     if key:
         out["api_key"] = key
-    for header, field in HEADER_FIELDS.items():
-        value = h.get(header)
-        if value:
-            out[field] = value
+    for name, value in h.items():  # the request's few headers, not every known name
+        field = HEADER_FIELDS.get(name.lower())
+        if field is not None and value:
+            out.setdefault(field, value)  # the first of repeated headers, as h.get() gives
     fwd = h.get("x-portkey-forward-headers")
     if fwd:
         out["forward_headers"] = [x.strip().lower() for x in fwd.split(",") if x.strip()]

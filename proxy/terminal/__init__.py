@@ -90,17 +90,21 @@ class Upstream:
                     up.headers[low] = value
         return up
 
-    async def relay(self, up: UpstreamRequest, translation: Translation | None = None) -> Reply:
-        """Send ``up`` and read the answer with ``translation`` (default: the adapter's)."""
-        return await self.terminal.relay(self.ctx, translation or self.adapter, up)
+    async def relay(
+        self, up: UpstreamRequest, translation: Translation | None = None, framed: bool = False
+    ) -> Reply:
+        """Send ``up`` and read the answer with ``translation`` (default: the adapter's).
+        ``framed``: the door writes chat SSE, so a stream may come as framed chunks."""
+        return await self.terminal.relay(self.ctx, translation or self.adapter, up, framed)
 
     async def fetch(self, up: UpstreamRequest) -> bytes:
         """A plain JSON call: the answer's bytes; an error status as the adapter reads it."""
         return await self.terminal.relay.fetch(self.ctx, self.adapter, up)
 
-    async def chat(self, body: RequestBody | None = None) -> Reply:
+    async def chat(self, body: RequestBody | None = None, framed: bool = False) -> Reply:
         """The canonical call: the adapter's chat request from the body (or ``body``: a
-        chat body the front door built for this attempt), relayed."""
+        chat body the front door built for this attempt), relayed. ``framed``: the door
+        writes chat SSE as it comes (the chat door), so a stream may be relayed scanned."""
         ctx, adapter = self.ctx, self.adapter
         body = body or ctx.body
         body = await self.terminal.images.inline(body, adapter)  # image URLs -> bytes
@@ -108,7 +112,7 @@ class Upstream:
             up = adapter.build_request(body, self.target, ctx.model)
         else:  # translating and signing (SigV4 hashes the body) megabytes: off the loop
             up = await asyncio.to_thread(adapter.build_request, body, self.target, ctx.model)
-        return await self.relay(self.prepare(up))
+        return await self.relay(self.prepare(up), framed=framed)
 
 
 class Terminal:

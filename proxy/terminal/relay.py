@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
 import aiohttp
 import msgspec
@@ -25,9 +26,9 @@ from proxy.errors import (
     UpstreamTooLarge,
     UpstreamUnreachable,
 )
-from proxy.framing import FRAMINGS
+from proxy.framing import FRAMINGS, FrameDecoder
 from proxy.gateway import Gateway
-from proxy.providers.base import Translation, UpstreamRequest
+from proxy.providers.base import StreamTranslator, Translation, UpstreamRequest
 from proxy.reply import Chunk, CompletionReply, Reply, StreamReply
 from proxy.upstream import open_upstream
 
@@ -119,8 +120,11 @@ class Relay:
         self.max_response = gateway.settings.upstream.max_response_bytes
 
     async def __call__(
-        self, ctx: RequestContext, adapter: Translation, up: UpstreamRequest
+        self, ctx: RequestContext, adapter: Translation, up: UpstreamRequest, framed: bool = False
     ) -> Reply:
+        """Send ``up``; read the answer with ``adapter``. ``framed``: the caller writes chat
+        SSE and may take a stream as framed chunks (when no middleware reads its events and
+        the adapter can scan its stream: providers/openai_stream.py)."""
         target = ctx.target
         timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
         if ctx.trace_headers:  # W3C traceparent of this attempt (proxy/observability)
@@ -140,8 +144,15 @@ class Relay:
             ctype = resp.headers.get("content-type", "")
             if up.stream and ctype.startswith(STREAM_TYPES):
                 owned = True
-                translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
-                chunks = self._pump(ctx, resp, translator, FRAMINGS[up.framing](), adapter.name)
+                reader: Reader
+                # getattr, not isinstance on a runtime Protocol: that costs microseconds
+                scan = getattr(adapter, "framed_stream", None) if framed else None
+                if scan is not None and not ctx.reads_reply:
+                    reader = scan()
+                else:
+                    translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
+                    reader = EventReader(FRAMINGS[up.framing](), translator)
+                chunks = self._pump(ctx, resp, reader, adapter.name)
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0  # time to headers
                 return StreamReply(chunks, resp.status, headers)
             raw = await read_within(resp, self.max_response, loop_deadline, adapter.name)
@@ -185,12 +196,10 @@ class Relay:
         self,
         ctx: RequestContext,
         resp: aiohttp.ClientResponse,
-        translator: object,
-        decoder: object,
+        reader: Reader,
         provider: str,
     ) -> AsyncIterator[Chunk]:
-        feed = translator.feed  # type: ignore[attr-defined]
-        decode = decoder.feed  # type: ignore[attr-defined]
+        feed = reader.feed
         clean = False
         t0 = time.perf_counter()
         try:
@@ -198,8 +207,7 @@ class Relay:
                 batch: list[Chunk] = []
                 failure: GatewayError | None = None
                 try:
-                    for event in decode(data):
-                        batch.extend(feed(event))
+                    feed(data, batch)
                 except GatewayError as exc:  # deliver what came before the error event
                     failure = exc
                 except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
@@ -212,10 +220,9 @@ class Relay:
                 if failure is not None:
                     raise failure
                 t0 = time.perf_counter()
-            for event in decoder.flush():  # type: ignore[attr-defined]
-                for chunk in feed(event):
-                    yield chunk
-            for chunk in translator.finish():  # type: ignore[attr-defined]
+            rest: list[Chunk] = []
+            reader.finish(rest)
+            for chunk in rest:
                 yield chunk
             clean = True
         except TimeoutError:
@@ -234,6 +241,35 @@ class Relay:
                 resp.release()
             else:
                 resp.close()  # aborts the upstream request and drops its connection
+
+
+class Reader(Protocol):
+    """Upstream bytes in, chunks out: ``feed`` appends a read's chunks to ``out`` (those
+    before an error stay there), ``finish`` the last ones when the stream ends."""
+
+    def feed(self, data: bytes, out: list[Chunk]) -> None: ...
+
+    def finish(self, out: list[Chunk]) -> None: ...
+
+
+class EventReader:
+    """The event-by-event reader: a framing decoder, then the adapter's translator."""
+
+    __slots__ = ("decoder", "translator")
+
+    def __init__(self, decoder: FrameDecoder, translator: StreamTranslator) -> None:
+        self.decoder = decoder
+        self.translator = translator
+
+    def feed(self, data: bytes, out: list[Chunk]) -> None:
+        feed = self.translator.feed
+        for event in self.decoder.feed(data):
+            out.extend(feed(event))
+
+    def finish(self, out: list[Chunk]) -> None:
+        for event in self.decoder.flush():
+            out.extend(self.translator.feed(event))
+        out.extend(self.translator.finish())
 
 
 def _include_usage(ctx: RequestContext) -> bool:

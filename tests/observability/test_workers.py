@@ -91,6 +91,7 @@ def test_metrics_aggregate_across_two_workers(workers, mock_openai) -> None:
         client.close()
     pids = {p.stem.rsplit("_", 1)[-1] for p in metrics_dir.glob("counter_*.db")}
     assert len(pids) == 2, "both workers served requests"
+    time.sleep(1.2)  # each worker hands its tallies to the shared files every second
     for _ in range(6):  # whichever worker answers the scrape, it reports the sum
         m = scrape(gw.url)
         assert value(m, "gateway_requests_total", model=MODEL, status="200") == n

@@ -1,0 +1,172 @@
+"""An OpenAI-compatible SSE stream relayed at the speed of its bytes.
+
+When no middleware reads a stream's events (``ctx.reads_reply`` unset: no output
+guardrail, no cache store, no body capture) and the front door writes chat SSE, the events
+are not decoded into chunks one by one: each upstream read becomes one ``framed`` Chunk
+holding the complete events as they came (``data: {...}\\n\\n`` blocks), written to the
+client unchanged. The bytes are still scanned, event by event, for what the gateway
+needs: each event is checked to be a JSON object in one msgspec pass that also reads its
+``usage`` and ``error`` (so a hostile stream is still a 502, never relayed), ``[DONE]``
+ends it (the front door writes its own), and a stream cut off before it is an error.
+Anything unusual (CR line ends, comments, named or multi-line events) falls back, for the
+rest of the stream, to the event-by-event path, which knows the whole SSE grammar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from proxy.errors import UpstreamInvalid, UpstreamTooLarge
+from proxy.reply import Chunk
+from proxy.schema import Usage
+from proxy.sse import MAX_EVENT_BYTES, SSEDecoder
+
+
+class _EventShape(msgspec.Struct):
+    usage: Usage | None = None
+    error: Any = None
+
+
+_event = msgspec.json.Decoder(_EventShape)
+_events = msgspec.json.Decoder(list[_EventShape])
+_DONE = b"data: [DONE]\n\n"
+
+
+class FramedStream:
+    """The relay's reader for a fast stream: ``feed(bytes, out)`` appends the chunks of a
+    read to ``out`` (what came before an error stays there), ``finish(out)`` at the end."""
+
+    __slots__ = ("_done", "_events", "_provider", "_sse", "_tail")
+
+    def __init__(self, provider: str, events: Any) -> None:
+        self._provider = provider
+        self._events = events  # the event-by-event translator, for the fallback
+        self._sse: SSEDecoder | None = None  # set once the stream needs the full grammar
+        self._tail = b""
+        self._done = False
+
+    def feed(self, data: bytes, out: list[Chunk]) -> None:
+        if self._sse is not None:
+            self._slow(data, out)
+            return
+        buf = self._tail + data if self._tail else data
+        if b"\r" in buf:
+            self._fallback(buf, out)
+            return
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            self._keep(buf)
+            return
+        self._tail = buf[end + 2 :]
+        block = buf[: end + 2]
+        if not self._done and self._plain(block, out):
+            return
+        usage: Usage | None = None
+        cut = len(block)
+        pos = 0
+        for ev in block[:-2].split(b"\n\n"):
+            at, pos = pos, pos + len(ev) + 2
+            if self._done:  # nothing after [DONE] is relayed
+                cut = min(cut, at)
+                break
+            if not ev.startswith(b"data:") or b"\n" in ev:
+                if not ev:
+                    continue
+                self._framed(block[:at], usage, out)
+                self._fallback(block[at:] + self._tail, out)
+                return
+            payload = ev[6:] if ev[5:6] == b" " else ev[5:]
+            if payload == b"[DONE]":
+                self._done = True
+                cut = at
+                continue
+            if not payload:
+                continue
+            try:
+                shape = self._check(payload)
+            except Exception:
+                self._framed(block[:at], usage, out)  # the events before it still go out
+                raise
+            if shape.usage is not None:
+                usage = shape.usage
+        self._framed(block[:cut], usage, out)
+
+    def _plain(self, block: bytes, out: list[Chunk]) -> bool:
+        """The common case in a few C calls: only one-line ``data: {...}`` events (and a
+        last ``[DONE]``). Their payloads become one JSON array decoded in one pass (a raw
+        newline cannot occur inside JSON, so ``\n\ndata: `` only separates events).
+        False: something else is in the block; the event-by-event loop handles it."""
+        n = block.count(b"\n\n")
+        if not block.startswith(b"data: ") or block.count(b"\n") != 2 * n:
+            return False
+        if block.count(b"\n\ndata: ") != n - 1:
+            return False
+        body = block
+        if block.endswith(_DONE):
+            body = block[: -len(_DONE)]
+            if b"[DONE]" in body:
+                return False
+            self._done = True
+        if not body:
+            return True
+        try:
+            shapes = _events.decode(b"[" + body[6:-2].replace(b"\n\ndata: ", b",") + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            self._done = False
+            return False  # the loop finds the bad event and relays the ones before it
+        usage: Usage | None = None
+        for shape in shapes:
+            if shape.error is not None:
+                self._done = False
+                return False
+            if shape.usage is not None:
+                usage = shape.usage
+        self._framed(body, usage, out)
+        return True
+
+    def finish(self, out: list[Chunk]) -> None:
+        if self._sse is None and self._tail.strip():  # a last event without its blank line
+            self._fallback(self._tail, out)
+        if self._sse is not None:
+            for ev in self._sse.flush():
+                out.extend(self._events.feed(ev))
+            out.extend(self._events.finish())
+        elif not self._done:
+            self._events.finish()  # raises: the stream ended before [DONE]
+
+    def _check(self, payload: bytes) -> _EventShape:
+        try:
+            shape = _event.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            raise UpstreamInvalid(
+                f"{self._provider} sent a stream event that is not a chunk ({exc})",
+                provider=self._provider,
+            ) from None
+        if shape.error is not None:
+            from proxy.providers.openai_compat import stream_error  # the shared wording
+
+            raise stream_error(self._provider, payload)
+        return shape
+
+    @staticmethod
+    def _framed(block: bytes, usage: Usage | None, out: list[Chunk]) -> None:
+        if block:
+            out.append(Chunk(raw=block, usage=usage, framed=True))
+
+    def _keep(self, buf: bytes) -> None:
+        if len(buf) > MAX_EVENT_BYTES:
+            raise UpstreamTooLarge("upstream sent an SSE event larger than 16 MiB")
+        self._tail = buf
+
+    def _fallback(self, buf: bytes, out: list[Chunk]) -> None:
+        """From here on, the whole SSE grammar, event by event."""
+        self._sse = SSEDecoder()
+        self._tail = b""
+        self._slow(buf, out)
+
+    def _slow(self, data: bytes, out: list[Chunk]) -> None:
+        assert self._sse is not None
+        for ev in self._sse.feed(data):
+            out.extend(self._events.feed(ev))

@@ -1,0 +1,176 @@
+"""The fast relay of a chat stream nobody reads event by event (providers/openai_stream.py).
+
+The upstream's events reach the client byte for byte, whatever the reads' boundaries,
+with exactly one ``[DONE]``; usage is still read for the log line; a broken event is still
+an error; an unusual stream (CR line ends, comments, named events) still works, through
+the event-by-event path; a middleware that declares ``reads_events`` gets one chunk per
+event.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.conftest import PROVIDER_KEY
+from tests.servers import ServerThread
+
+
+def event(content: str | None, usage: dict[str, int] | None = None) -> bytes:
+    body: dict[str, Any] = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [] if content is None else [{"index": 0, "delta": {"content": content}}],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+EVENTS = [event("a"), event("b"), event("c"), event(None, USAGE)]
+
+
+class Scripted:
+    """Writes the scripted pieces one write each (the reads the gateway sees follow them)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.answer)
+        return app
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for piece in self.pieces:
+            await resp.write(piece)
+        return resp
+
+
+@pytest.fixture
+def scripted():
+    s = Scripted()
+    with ServerThread(s.app) as server:
+        yield s, server
+
+
+def stream(gw, server) -> httpx.Response:
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        headers={
+            "authorization": f"Bearer {PROVIDER_KEY}",
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": server.url + "/v1",
+        },
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        timeout=10,
+    )
+
+
+def split_every(data: bytes, n: int) -> list[bytes]:
+    return [data[i : i + n] for i in range(0, len(data), n)]
+
+
+@pytest.mark.parametrize("piece", [1, 7, 64, 100_000])
+def test_events_reach_the_client_byte_for_byte(make_gateway, scripted, logs, piece) -> None:
+    s, server = scripted
+    s.pieces = split_every(b"".join(EVENTS) + b"data: [DONE]\n\n", piece)
+    r = stream(make_gateway(), server)
+    assert r.status_code == 200
+    assert r.content == b"".join(EVENTS) + b"data: [DONE]\n\n"
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["completion_tokens"] == 3 and "usage_estimated" not in line
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"".join(EVENTS).replace(b"\n", b"\r\n") + b"data: [DONE]\r\n\r\n",
+        b": keep-alive\n\n" + b"".join(EVENTS) + b"data: [DONE]\n\n",
+        EVENTS[0] + b"event: delta\n" + EVENTS[1] + b"".join(EVENTS[2:]) + b"data: [DONE]\n\n",
+    ],
+)
+def test_unusual_streams_take_the_full_grammar(make_gateway, scripted, wire) -> None:
+    s, server = scripted
+    s.pieces = split_every(wire, 9)
+    r = stream(make_gateway(), server)
+    assert r.status_code == 200
+    data = [line for line in r.text.splitlines() if line.startswith("data: ")]
+    assert data[-1] == "data: [DONE]" and data.count("data: [DONE]") == 1
+    texts = [json.loads(d[6:])["choices"] for d in data[:-1]]
+    assert [c[0]["delta"]["content"] for c in texts if c] == ["a", "b", "c"]
+
+
+def test_nothing_after_done_and_truncation_is_an_error(make_gateway, scripted) -> None:
+    s, server = scripted
+    s.pieces = [EVENTS[0] + b"data: [DONE]\n\n" + event("smuggled")]
+    r = stream(make_gateway(), server)
+    assert b"smuggled" not in r.content and r.content.count(b"[DONE]") == 1
+    s.pieces = [EVENTS[0], EVENTS[1]]  # no [DONE]: cut off
+    r = stream(make_gateway(), server)
+    last = [line for line in r.text.splitlines() if line.startswith("data: ")][-1]
+    assert json.loads(last[6:])["error"]["code"] == "upstream_stream_truncated"
+
+
+def test_a_broken_event_after_good_ones_ends_with_a_502_event(make_gateway, scripted) -> None:
+    s, server = scripted
+    s.pieces = [EVENTS[0] + b"data: {not json\n\n" + EVENTS[1]]
+    r = stream(make_gateway(), server)
+    data = [line for line in r.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(data[0][6:])["choices"][0]["delta"]["content"] == "a"
+    assert json.loads(data[-1][6:])["error"]["code"] == "upstream_invalid_response"
+    assert b"not json" not in r.content
+
+
+class CountEvents:
+    reads_events = True
+    seen = 0
+
+    async def __call__(self, ctx, call_next):  # type: ignore[no-untyped-def]
+        reply = await call_next(ctx)
+
+        async def count(chunks):  # type: ignore[no-untyped-def]
+            async for c in chunks:
+                assert not c.framed
+                CountEvents.seen += 1
+                yield c
+
+        return reply.wrap(count)
+
+
+def test_a_middleware_that_reads_events_gets_one_chunk_each(make_gateway, scripted) -> None:
+    s, server = scripted
+    s.pieces = [b"".join(EVENTS) + b"data: [DONE]\n\n"]
+    chain = [
+        {"class": "tests.test_fast_stream:CountEvents"},
+        {"class": "middleware.router:RouterMiddleware"},
+    ]
+    before = CountEvents.seen
+    r = stream(make_gateway({"middleware": chain}), server)
+    assert r.status_code == 200 and CountEvents.seen - before == 4
+
+
+def test_the_reader_frames_whole_events_per_read() -> None:
+    """The unit the relay uses: one framed chunk per read, usage read off the bytes."""
+    from proxy.providers import get_adapter
+
+    reader = get_adapter("openai").framed_stream()  # type: ignore[attr-defined]
+    out: list[Any] = []
+    wire = b"".join(EVENTS) + b"data: [DONE]\n\n"
+    reader.feed(wire[:50], out)  # no event complete yet
+    assert out == []
+    reader.feed(wire[50:], out)
+    reader.finish(out)
+    assert len(out) == 1 and out[0].framed
+    assert out[0].raw == b"".join(EVENTS)  # [DONE] is the front door's to write
+    assert out[0].usage().total_tokens == 8
