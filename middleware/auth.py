@@ -196,7 +196,7 @@ class AuthMiddleware:
             if not started:
                 lease.settle(0, 0)  # the upstream sent nothing: nothing was produced
                 return
-            usage, _ = counter.result(ctx.body.as_dict().get("messages"))
+            usage, _ = counter.result_for(ctx.body)
             lease.settle(*self.pricer.actual(ctx, usage))
         finally:
             lease.settle(lease.ask.tokens, lease.ask.micros)  # only if the above raised

@@ -114,7 +114,7 @@ class ObservabilityMiddleware:
                 obs.metrics.live(obs.metrics.in_flight_streams).dec()
             usage: Usage | None = None
             if error is None or counter.reported is not None or counter.chars:
-                usage, ctx.usage_estimated = counter.result(ctx.body.as_dict().get("messages"))
+                usage, ctx.usage_estimated = counter.result_for(ctx.body)
             text = "".join(counter.text) if self.bodies or self.answers else None
             if self.bodies:
                 ctx.state["bodies"]["response_text"] = text

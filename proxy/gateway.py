@@ -9,6 +9,7 @@ import structlog
 
 from proxy.adminauth import AdminAuth
 from proxy.console.hub import Console
+from proxy.credentials import CloudCredentials
 from proxy.errors import GatewayError
 from proxy.frontdoors import ENDPOINTS
 from proxy.hostpolicy import HostPolicy
@@ -69,6 +70,8 @@ class Gateway:
                     instantiate(entry.cls, entry.options, field=f"middleware[{i}]")
                 )
         self._session: aiohttp.ClientSession | None = None
+        # Vertex tokens and AWS keys the gateway obtains (proxy/credentials.py)
+        self.credentials = CloudCredentials(self)
         self.ready = False
         self.chains: dict[str, Next] = {}
         # endpoints whose chain holds a middleware that reads stream events one by one
@@ -81,6 +84,7 @@ class Gateway:
         """After the drain: open reservations settled, then the stores closed."""
         await self.quota.stop()
         await self.keys.close()
+        await self.credentials.close()
 
     def providers_named_in_settings(self) -> set[str]:
         """Providers the settings use (entries and configs): their adapters are warmed."""

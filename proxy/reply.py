@@ -157,7 +157,7 @@ class Chunk(_Lazy[ChatCompletionChunk]):
     was read when it was scanned.
     """
 
-    __slots__ = ("event", "flush", "framed")
+    __slots__ = ("chars", "event", "flush", "framed")
     _decoder = chunk_decoder
     kind = "chat completion chunk"
 
@@ -170,11 +170,13 @@ class Chunk(_Lazy[ChatCompletionChunk]):
         wire: str = "chat",
         event: str | None = None,
         framed: bool = False,
+        chars: int = 0,
     ) -> None:
         super().__init__(raw, parsed, usage, wire)
         self.flush = flush
         self.event = event
         self.framed = framed
+        self.chars = chars  # a framed chunk's text length, counted when it was scanned
 
     def _from_wire(self, raw: bytes) -> ChatCompletionChunk:
         raise UpstreamInvalid(f"a native {self.wire} stream event has no chat view")

@@ -14,8 +14,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from proxy.credentials import CredentialsSettings
+from proxy.credentials import check_settings as check_credentials
 from proxy.errors import validation_where
 from proxy.frontdoors.responses.settings import ResponsesSettings, choose_store
+from proxy.imagefetch import ImageFetchSettings
+from proxy.imagefetch import check_settings as check_image_fetch
 from proxy.keys import KeyEntry
 from proxy.ledger import settings as ledger_settings
 from proxy.ledger.settings import LedgerSettings
@@ -162,6 +166,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
     # the spend ledger: one row per request, SQLite or PostgreSQL (docs/keys.md)
     ledger: LedgerSettings = msgspec.field(default_factory=LedgerSettings)
+    # Vertex tokens and AWS keys the gateway obtains itself (proxy/credentials.py)
+    credentials: CredentialsSettings = msgspec.field(default_factory=CredentialsSettings)
+    # image URLs fetched for providers that need the bytes (proxy/imagefetch.py)
+    image_fetch: ImageFetchSettings = msgspec.field(default_factory=ImageFetchSettings)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -299,6 +307,8 @@ def _check(s: Settings) -> None:
         choose_store(s.responses, s.redis.url, s.redis.timeout, s.redis.prefix)
         limits_settings.check(s.limits)
         ledger_settings.check(s.ledger)
+        check_credentials(s.credentials)
+        check_image_fetch(s.image_fetch)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 

@@ -23,7 +23,17 @@ from tests.mock_openai import MockOpenAI
 from tests.servers import ServerThread
 
 # credentials used by the tests; none may ever appear in a log line or an error body
-SECRETS = ["sk-test-provider-key-0001", "gw-test-key-0002", "sk-settings-key-0003"]
+SECRETS = [
+    "sk-test-provider-key-0001",
+    "gw-test-key-0002",
+    "sk-settings-key-0003",
+    # the gateway's own AWS identity in tests/providers/bedrock/test_credentials.py
+    "gateway-base-secret-0005",
+    "gateway-profile-secret-0006",
+    "container-auth-token-0007",
+]
+# the fakes add what they issue as they run: Google access tokens, lines of the test
+# service-account keys, AWS temporary keys and session tokens (tests/providers/*/fake_*.py)
 PROVIDER_KEY = SECRETS[0]
 
 

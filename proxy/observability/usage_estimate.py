@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from proxy.body import RequestBody
 from proxy.reply import Chunk
 from proxy.schema import Usage, text_of_json
 
@@ -41,6 +42,13 @@ def estimate_prompt_tokens(messages: Any) -> int:
             if isinstance(fn, dict):
                 chars += len(str(fn.get("arguments") or "")) + len(str(fn.get("name") or ""))
     return tokens_for_chars(chars) + TOKENS_PER_MESSAGE * len(messages) + REPLY_PRIMING
+
+
+def estimate_prompt_tokens_raw(raw: bytes) -> int:
+    """``estimate_prompt_tokens`` read straight off a chat body's bytes: the text-bearing
+    strings (the same pattern as the stream's) and one allowance per ``"role"``."""
+    chars = sum(map(len, _TEXT.findall(raw)))
+    return tokens_for_chars(chars) + TOKENS_PER_MESSAGE * raw.count(b'"role"') + REPLY_PRIMING
 
 
 class _Fn(msgspec.Struct):
@@ -96,8 +104,8 @@ class StreamUsage:
                 if chunk.wire != "chat":
                     return  # else its text still counts towards an estimate
         raw = chunk.raw
-        if chunk.framed:  # several events: count their text (UTF-8 bytes: an estimate)
-            self.chars += sum(map(len, _TEXT.findall(raw)))
+        if chunk.framed:  # several events, their text counted when they were scanned
+            self.chars += chunk.chars
             return
         if not self.keep_text and b'"usage"' not in raw:
             # UTF-8 bytes, escapes (\n, \") as two: close enough for an estimate
@@ -130,6 +138,17 @@ class StreamUsage:
         """(usage, estimated); ``messages``: the request's, in chat JSON form."""
         if self.reported is not None:
             return self.reported, False
-        prompt = estimate_prompt_tokens(messages)
+        return self._estimate(estimate_prompt_tokens(messages))
+
+    def result_for(self, body: RequestBody) -> tuple[Usage, bool]:
+        """(usage, estimated) for a request body: a chat body's prompt is estimated off its
+        bytes (no decode of a body that may be megabytes); other wires through chat form."""
+        if self.reported is not None:
+            return self.reported, False
+        if body.wire == "chat":
+            return self._estimate(estimate_prompt_tokens_raw(body.raw))
+        return self._estimate(estimate_prompt_tokens(body.as_dict().get("messages")))
+
+    def _estimate(self, prompt: int) -> tuple[Usage, bool]:
         completion = tokens_for_chars(self.chars)
         return Usage(prompt, completion, prompt + completion), True

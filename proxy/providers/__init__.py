@@ -40,6 +40,8 @@ CREDENTIAL_FIELDS = CORE_SECRETS | {s.name for s in FIELDS.values() if s.credent
 DESTINATION_FIELDS = frozenset({"custom_host"}) | {s.name for s in FIELDS.values() if s.destination}
 # what says which account a credential acts for: only whoever owns the credential picks it
 SCOPING_FIELDS = frozenset(s.name for s in FIELDS.values() if s.scoping)
+# what selects the gateway's own cloud identity (ADC, instance role, AssumeRole): settings only
+GATEWAY_ONLY_FIELDS = frozenset(s.name for s in FIELDS.values() if s.gateway_only)
 register_secret_fields(SECRET_FIELDS)
 
 # names clients use for the same provider

@@ -5,7 +5,8 @@ are not part of the core Target: each package lists them as ``FIELDS`` and the r
 (``proxy/providers/__init__.py``) merges them. From the declarations come the
 ``x-portkey-*`` headers that set them, what is masked in logs, and what ``bind()`` rules
 on: which fields are credentials, which move the destination host, which pick the account
-a key acts for. Configs and settings entries write them at the top level, as Portkey does.
+a key acts for, and which only settings may set (the gateway's own cloud identity). Configs
+and settings entries write them at the top level, as Portkey does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class FieldSpec(msgspec.Struct, frozen=True, kw_only=True):
     credential: bool = False  # authenticates: a gateway-held one stays where settings send it
     destination: bool = False  # decides the host the request goes to
     scoping: bool = False  # picks the account a credential acts for
+    # turns on, or shapes, the gateway's own cloud identity (ADC, instance role, AssumeRole
+    # from it, a profile on disk): only settings may set it; from a client it is a 403
+    gateway_only: bool = False
 
 
 def merge(groups: list[tuple[FieldSpec, ...]]) -> dict[str, FieldSpec]:

@@ -24,9 +24,46 @@ from proxy.schema import Usage
 from proxy.sse import MAX_EVENT_BYTES, SSEDecoder
 
 
+class _Fn(msgspec.Struct):
+    arguments: str | None = None
+
+
+class _ToolCall(msgspec.Struct):
+    function: _Fn | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+    reasoning_content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+
+
+class _Choice(msgspec.Struct):
+    delta: _Delta | None = None
+
+
 class _EventShape(msgspec.Struct):
+    """What the gateway reads of an event: usage, an error, and the text's length (for a
+    usage estimate when the provider reports none), in the same pass that checks it."""
+
     usage: Usage | None = None
     error: Any = None
+    choices: list[_Choice] = msgspec.field(default_factory=list)
+
+
+def text_chars(shapes: list[_EventShape]) -> int:
+    n = 0
+    for shape in shapes:
+        for choice in shape.choices:
+            d = choice.delta
+            if d is None:
+                continue
+            n += len(d.content or "") + len(d.reasoning_content or "") + len(d.refusal or "")
+            for call in d.tool_calls or ():
+                if call.function is not None:
+                    n += len(call.function.arguments or "")
+    return n
 
 
 _event = msgspec.json.Decoder(_EventShape)
@@ -64,6 +101,7 @@ class FramedStream:
         if not self._done and self._plain(block, out):
             return
         usage: Usage | None = None
+        shapes: list[_EventShape] = []
         cut = len(block)
         pos = 0
         for ev in block[:-2].split(b"\n\n"):
@@ -74,7 +112,7 @@ class FramedStream:
             if not ev.startswith(b"data:") or b"\n" in ev:
                 if not ev:
                     continue
-                self._framed(block[:at], usage, out)
+                self._framed(block[:at], usage, out, text_chars(shapes))
                 self._fallback(block[at:] + self._tail, out)
                 return
             payload = ev[6:] if ev[5:6] == b" " else ev[5:]
@@ -86,12 +124,13 @@ class FramedStream:
                 continue
             try:
                 shape = self._check(payload)
-            except Exception:
-                self._framed(block[:at], usage, out)  # the events before it still go out
+            except Exception:  # the events before it still go out
+                self._framed(block[:at], usage, out, text_chars(shapes))
                 raise
+            shapes.append(shape)
             if shape.usage is not None:
                 usage = shape.usage
-        self._framed(block[:cut], usage, out)
+        self._framed(block[:cut], usage, out, text_chars(shapes))
 
     def _plain(self, block: bytes, out: list[Chunk]) -> bool:
         """The common case in a few C calls: only one-line ``data: {...}`` events (and a
@@ -123,7 +162,7 @@ class FramedStream:
                 return False
             if shape.usage is not None:
                 usage = shape.usage
-        self._framed(body, usage, out)
+        self._framed(body, usage, out, text_chars(shapes))
         return True
 
     def finish(self, out: list[Chunk]) -> None:
@@ -151,9 +190,9 @@ class FramedStream:
         return shape
 
     @staticmethod
-    def _framed(block: bytes, usage: Usage | None, out: list[Chunk]) -> None:
+    def _framed(block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
         if block:
-            out.append(Chunk(raw=block, usage=usage, framed=True))
+            out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars))
 
     def _keep(self, buf: bytes) -> None:
         if len(buf) > MAX_EVENT_BYTES:

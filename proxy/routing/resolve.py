@@ -24,6 +24,7 @@ from proxy.providers import (
     CREDENTIAL_FIELDS,
     DESTINATION_FIELDS,
     FIELDS,
+    GATEWAY_ONLY_FIELDS,
     HEADER_FIELDS,
     PROVIDERS,
     SCOPING_FIELDS,
@@ -76,10 +77,10 @@ class TargetDraft:
 
     def put_headers(self, client: Mapping[str, Any]) -> None:
         """The client's headers fill what the layers below leave open. Where the request
-        goes and whom a key acts for also replace a value from settings, so that ``bind``
-        sees the client's wish and refuses it beside a gateway credential (instead of the
+        goes, whom a key acts for and the gateway's own identity also replace a value from
+        settings, so that ``bind`` sees the client's wish and refuses it (instead of the
         header being dropped unseen)."""
-        ruled = DESTINATION_FIELDS | SCOPING_FIELDS
+        ruled = DESTINATION_FIELDS | SCOPING_FIELDS | GATEWAY_ONLY_FIELDS
         self.put({k: v for k, v in client.items() if k not in ruled}, settings=False, fill=True)
         self.put(
             {k: v for k, v in client.items() if k in ruled and k not in self.fields},
@@ -111,11 +112,21 @@ def bind(target: Target, gw: Gateway) -> None:
 
     A credential from settings is bound to the destination settings declare: a client value
     that moves the destination (custom host, Azure resource) or picks the account a key acts
-    for (OpenAI organization / project) is refused beside it. A destination the client
+    for (OpenAI organization / project) is refused beside it. The gateway's own cloud
+    identity (``vertex_auth: adc``, ``aws_auth: chain``, ``aws_role_arn``, ...) is such a
+    credential, and only settings may turn it on or shape it. A destination the client
     chose must also pass the egress policy. Called when a target is resolved and again by
     the terminal step, so no path to an upstream can skip it.
     """
     held = target.settings_fields
+    claimed = sorted(f for f in GATEWAY_ONLY_FIELDS if target.get(f) and f not in held)
+    if claimed:
+        raise PermissionDenied(
+            f"{', '.join(claimed)} selects this gateway's own cloud identity, which only the "
+            "gateway's settings may use; send your own credentials instead",
+            param=_param_for(claimed[0]),
+            code="credential_binding",
+        )
     gateway_creds = [f for f in CREDENTIAL_FIELDS if f in held and target.get(f)]
     moved = sorted(f for f in DESTINATION_FIELDS if target.get(f) and f not in held)
     rescoped = sorted(f for f in SCOPING_FIELDS if target.get(f) and f not in held)

@@ -14,7 +14,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from proxy.body import RequestBody, Untranslatable
+from proxy.credentials import with_credentials
 from proxy.errors import GatewayError
+from proxy.imagefetch import ImageFetcher
 from proxy.providers import get_adapter
 from proxy.routing.resolve import bind
 from proxy.terminal.relay import Relay
@@ -105,6 +107,7 @@ class Upstream:
         writes chat SSE as it comes (the chat door), so a stream may be relayed scanned."""
         ctx, adapter = self.ctx, self.adapter
         body = body or ctx.body
+        body = await self.terminal.images.inline(body, adapter)  # image URLs -> bytes
         if len(body.raw) < OFFLOAD_BYTES:
             up = adapter.build_request(body, self.target, ctx.model)
         else:  # translating and signing (SigV4 hashes the body) megabytes: off the loop
@@ -117,6 +120,7 @@ class Terminal:
         self.gw = gw
         self.doors = doors
         self.relay = Relay(gw)
+        self.images = ImageFetcher(gw)  # for adapters that cannot take image URLs
 
     async def __call__(self, ctx: RequestContext) -> Reply:
         door = self.doors[ctx.endpoint]
@@ -129,6 +133,7 @@ class Terminal:
         if ctx.policy is not None:  # the gateway key's allowed providers / @slugs / models
             ctx.policy.check_target(target.provider, target.slug, ctx.model)
         adapter = get_adapter(target.provider)
+        target = await with_credentials(adapter, target, self.gw.credentials)  # cloud tokens
         try:
             return await door.upstream(ctx, Upstream(self, ctx, adapter, target))
         except Untranslatable as exc:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from proxy.credentials import with_credentials
 from proxy.errors import GatewayError, InvalidRequest, UpstreamInvalid
 from proxy.providers import get_adapter
 from proxy.providers.base import (
@@ -232,6 +233,7 @@ async def embed_texts(
 
     adapter = embeddings_adapter(target.provider)
     bind(target, gw)
+    target = await with_credentials(adapter, target, gw.credentials)
     if isinstance(adapter, NativeEmbeddingsAdapter):
         return (await embed(gw, adapter, EmbeddingsInput(texts), target, model, limit_s))[0]
     body = encoder.encode({"model": model, "input": texts, "encoding_format": "float"})

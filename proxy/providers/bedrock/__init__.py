@@ -4,6 +4,7 @@
 (Converse -> OpenAI), ``stream`` (ConverseStream events -> chunks), ``eventstream`` (the
 binary framing), ``errors``. See docs/providers/bedrock.md for what translates and what not.
 ``messages``: Claude through InvokeModel for ``POST /v1/messages`` (no translation).
+``credentials``: the gateway's own AWS identity (chain, AssumeRole), settings only.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from proxy.body import RequestBody
+from proxy.credentials import CloudCredentials
 from proxy.errors import GatewayError
 from proxy.providers.anthropic.messages import MessagesTranslation
 from proxy.providers.base import MessagesCall, UpstreamRequest
-from proxy.providers.bedrock import messages, models
+from proxy.providers.bedrock import credentials, messages, models
 from proxy.providers.bedrock import native as nv
 from proxy.providers.bedrock.api import auth_headers, endpoint_url
 from proxy.providers.bedrock.embeddings import BedrockEmbeddings
@@ -29,13 +31,24 @@ from proxy.target import Target
 
 class BedrockAdapter(BedrockEmbeddings):
     name = "bedrock"
+    needs_image_bytes = True  # Converse takes image bytes or S3 only (proxy/imagefetch.py)
 
     def warm(self) -> None:
         """Import botocore ahead of the first request (~140 ms that would block the loop)."""
         import importlib
 
-        for module in ("botocore.auth", "botocore.awsrequest", "botocore.eventstream"):
+        for module in (
+            "botocore.auth",
+            "botocore.awsrequest",
+            "botocore.eventstream",
+            "botocore.session",
+            "botocore.credentials",
+        ):
             importlib.import_module(module)
+
+    async def obtain_credentials(self, target: Target, cloud: CloudCredentials) -> Target:
+        """The gateway's own AWS keys when settings ask for them (credentials.py)."""
+        return await credentials.prepared(target, cloud)
 
     def build_request(self, body: RequestBody, target: Target, model: str) -> UpstreamRequest:
         if messages.wants_invoke(body, model):  # Claude thinking or caching (messages.py)
@@ -93,6 +106,22 @@ FIELDS = (
         name="aws_session_token", header="x-portkey-aws-session-token", secret=True, credential=True
     ),
     FieldSpec(name="aws_region", header="x-portkey-aws-region"),
+    # the gateway's own identity (settings only, proxy/providers/bedrock/credentials.py):
+    # "chain" is botocore's credential chain; a role ARN is assumed from it (or from the
+    # settings' key pair); a profile names one in the gateway's AWS config files
+    FieldSpec(name="aws_auth", header="x-portkey-aws-auth", credential=True, gateway_only=True),
+    FieldSpec(
+        name="aws_role_arn", header="x-portkey-aws-role-arn", credential=True, gateway_only=True
+    ),
+    FieldSpec(
+        name="aws_external_id", header="x-portkey-aws-external-id", secret=True, gateway_only=True
+    ),
+    FieldSpec(
+        name="aws_role_session_name", header="x-portkey-aws-role-session-name", gateway_only=True
+    ),
+    FieldSpec(
+        name="aws_profile", header="x-portkey-aws-profile", credential=True, gateway_only=True
+    ),
 )
 ADAPTERS = (BedrockAdapter(),)
 

@@ -6,9 +6,11 @@ logs). A custom host is the host alone (Portkey's convention); the path adds the
 unless the custom host already ends in one (``/v1beta``).
 
 Vertex AI: ``https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/
-{region}/publishers/google/models/{model}:generateContent`` with a bearer token (the target's
-``vertex_token``, else its API key). Region ``global`` lives at ``aiplatform.googleapis.com``;
-a custom host replaces scheme and host. Both speak the same body, answer and stream.
+{region}/publishers/google/models/{model}:generateContent`` with a bearer token: the target's
+``vertex_token``, else one obtained before the request is built (``obtain_credentials``:
+a service-account key or the gateway's own identity, credentials.py), else its API key.
+Region ``global`` lives at ``aiplatform.googleapis.com``; a custom host replaces scheme and
+host. Both speak the same body, answer and stream.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from proxy.body import RequestBody
+from proxy.credentials import CloudCredentials, with_fields
 from proxy.errors import AuthenticationError, GatewayError, InvalidRequest
 from proxy.providers.base import UpstreamRequest
 from proxy.providers.google import native as g
 from proxy.providers.google.claude import VertexClaude
+from proxy.providers.google.credentials import access_token
 from proxy.providers.google.embeddings import GeminiEmbeddings, VertexEmbeddings
 from proxy.providers.google.errors import parse_error
 from proxy.providers.google.models import parse_models
@@ -149,12 +153,36 @@ class VertexAdapter(VertexEmbeddings, VertexClaude, GeminiAdapter):
         )
         return f"{versioned(host, 'v1')}/{resource}{method}"
 
+    def warm(self) -> None:
+        """Import google-auth ahead of the first token (only when settings use Vertex)."""
+        import importlib
+
+        for module in ("google.auth", "google.oauth2.service_account"):
+            try:
+                importlib.import_module(module)
+            except ImportError:  # the vertex extra is not installed: tokens only
+                return
+
+    async def obtain_credentials(self, target: Target, cloud: CloudCredentials) -> Target:
+        """The target with a ``vertex_token`` from its service-account key or the gateway's
+        own identity (cached, refreshed off the request path); an explicit token wins."""
+        if target.text("vertex_token"):
+            return target
+        found = await access_token(target, cloud)
+        if found is None:
+            return target
+        token, project = found
+        if project and not target.text("vertex_project_id"):
+            return with_fields(target, vertex_token=token, vertex_project_id=project)
+        return with_fields(target, vertex_token=token)
+
     def auth_headers(self, target: Target) -> dict[str, str]:
         token = target.text("vertex_token") or target.api_key
         if not token:
             raise AuthenticationError(
                 "no access token for provider 'vertex-ai': send Authorization: Bearer "
-                "<token>, x-portkey-api-key, or set vertex_token in settings/config",
+                "<token>, x-portkey-api-key or x-portkey-vertex-service-account-json, or "
+                "configure the provider in settings",
                 code="missing_api_key",
             )
         return {"Authorization": f"Bearer {token}"}

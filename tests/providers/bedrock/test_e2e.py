@@ -257,12 +257,20 @@ def test_base64_image(bedrock_client: BedrockClient, mock_bedrock: Mock, stream:
     assert block == {"image": {"format": "png", "source": {"bytes": PNG}}}
 
 
-def test_https_image_is_400_before_any_upstream_call(
-    bedrock_client: BedrockClient, mock_bedrock: Mock
+def test_https_image_is_400_when_image_fetch_is_off(
+    make_gateway: GatewayFactory, mock_bedrock: Mock
 ) -> None:
-    mock, _ = mock_bedrock
+    """Fetching is tests/providers/test_image_fetch.py; switched off, Converse's rule stays."""
+    mock, upstream = mock_bedrock
+    gateway = make_gateway({"image_fetch": {"enabled": False}})
+    client = openai.OpenAI(
+        api_key=PROVIDER_KEY,
+        base_url=gateway.url + "/v1",
+        default_headers={"x-portkey-provider": "bedrock", "x-portkey-custom-host": upstream.url},
+        max_retries=0,
+    )
     with pytest.raises(openai.BadRequestError) as err:
-        bedrock_client().chat.completions.create(
+        client.chat.completions.create(
             model=MODEL,
             messages=[
                 {
@@ -274,6 +282,7 @@ def test_https_image_is_400_before_any_upstream_call(
             ],
         )
     assert err.value.body["param"] == "messages[0].content[0].image_url.url"  # type: ignore[index]
+    assert err.value.body["code"] == "unsupported_image_url"  # type: ignore[index]
     assert not mock.requests
 
 

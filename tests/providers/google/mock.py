@@ -2,9 +2,10 @@
 
 ``POST /{v1|v1beta}/models/{model}:generateContent`` needs ``x-goog-api-key``;
 ``POST /{v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{model}:...`` needs
-``Authorization: Bearer``. Streams (``:streamGenerateContent?alt=sse``) send one
-``GenerateContentResponse`` per SSE event, CRLF-separated as Google does, the candidate
-``index`` left out when it is 0 (proto3 JSON). ``test_mock_sdk.py`` proves the format with the
+``Authorization: Bearer`` (given ``tokens``, only those: what ``fake_auth.py`` issued).
+Streams (``:streamGenerateContent?alt=sse``) send one ``GenerateContentResponse`` per SSE
+event, CRLF-separated as Google does, the candidate ``index`` left out when it is 0 (proto3
+JSON). ``test_mock_sdk.py`` proves the format with the
 official ``google-genai`` SDK. Embeddings: ``:batchEmbedContents`` (Gemini API) and ``:predict``
 (Vertex text embeddings), proven with the SDK's ``embed_content`` in ``test_embeddings.py``.
 
@@ -70,8 +71,10 @@ def google_error(status: int, message: str | None = None) -> web.Response:
 
 
 class MockGemini:
-    def __init__(self) -> None:
+    def __init__(self, tokens: set[str] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.tokens = tokens  # Vertex bearer tokens it accepts (None: any)
+        self.bearers: list[str] = []  # every Vertex bearer token it saw
 
     @property
     def last(self) -> dict[str, Any]:
@@ -115,8 +118,12 @@ class MockGemini:
     async def vertex(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["version"] not in ("v1", "v1beta1"):
             return google_error(404)
-        if not request.headers.get("authorization", "").startswith("Bearer "):
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
             return google_error(401, "Request is missing required authentication credential.")
+        self.bearers.append(auth[7:])
+        if self.tokens is not None and auth[7:] not in self.tokens:
+            return google_error(401, "Request had invalid authentication credentials.")
         return await self.answer(request)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
