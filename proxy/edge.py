@@ -169,16 +169,19 @@ async def write_sse(
         await resp.prepare(request)
         if first is not None:
             pending.append(frame(first))
-            if first.flush:
+            if first.flush and not first.final:
                 await resp.write(b"".join(pending))
                 pending.clear()
             async for chunk in chunks:
                 pending.append(frame(chunk))
-                if chunk.flush:
+                if chunk.flush and not chunk.final:
                     await resp.write(b"".join(pending))
                     pending.clear()
         pending.append(end() if callable(end) else end)
-        await resp.write(b"".join(pending))
+        await aclose(chunks)  # the wrappers' last work (log lines) before the client's end
+        # the last events, the end and the end of the body in one write (the headers too,
+        # when the whole stream came in one read: aiohttp sends them with the first bytes)
+        await resp.write_eof(b"".join(pending))
     except GatewayError as exc:
         # headers are gone: the error becomes the last event (the SDKs raise on it)
         pending.append(error_frame(exc))

@@ -12,6 +12,7 @@ credential.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -143,13 +144,28 @@ def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
         return None
     stamp = _FastTimestamp()
     write, flush = stream.write, stream.flush
+    due = False
+
+    def flush_once() -> None:
+        nonlocal due
+        due = False
+        flush()
 
     def emit(event: dict[str, Any]) -> None:
+        # the line goes into the stream's buffer now; one flush per turn of the event loop
+        # writes every line of that turn (a syscall per request otherwise)
+        nonlocal due
         event["level"] = "info"
         stamp(None, "", event)
         mask_secrets(None, "", event)
         write(_encode(event) + b"\n")
-        flush()
+        if not due:
+            try:
+                asyncio.get_running_loop().call_soon(flush_once)
+            except RuntimeError:  # no loop (a tool, a test): flush at once
+                flush()
+                return
+            due = True
 
     return emit
 

@@ -157,7 +157,7 @@ class Chunk(_Lazy[ChatCompletionChunk]):
     was read when it was scanned.
     """
 
-    __slots__ = ("chars", "event", "flush", "framed")
+    __slots__ = ("chars", "event", "final", "flush", "framed")
     _decoder = chunk_decoder
     kind = "chat completion chunk"
 
@@ -171,12 +171,16 @@ class Chunk(_Lazy[ChatCompletionChunk]):
         event: str | None = None,
         framed: bool = False,
         chars: int = 0,
+        final: bool = False,
     ) -> None:
         super().__init__(raw, parsed, usage, wire)
         self.flush = flush
         self.event = event
         self.framed = framed
         self.chars = chars  # a framed chunk's text length, counted when it was scanned
+        # the stream's end marker came with it: the writer sends it with the end of the
+        # body in one write instead of two
+        self.final = final
 
     def _from_wire(self, raw: bytes) -> ChatCompletionChunk:
         raise UpstreamInvalid(f"a native {self.wire} stream event has no chat view")

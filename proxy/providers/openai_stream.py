@@ -189,10 +189,9 @@ class FramedStream:
             raise stream_error(self._provider, payload)
         return shape
 
-    @staticmethod
-    def _framed(block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
+    def _framed(self, block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
         if block:
-            out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars))
+            out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars, final=self._done))
 
     def _keep(self, buf: bytes) -> None:
         if len(buf) > MAX_EVENT_BYTES:
