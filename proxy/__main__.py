@@ -23,6 +23,7 @@ import msgspec
 from aiohttp import web
 
 from proxy import __version__
+from proxy.gctune import tune_after_startup
 from proxy.logsetup import configure_logging
 from proxy.observability import multiproc
 from proxy.pipeline import SettingsError
@@ -79,6 +80,7 @@ async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:
         loop.add_signal_handler(sig, on_signal, int(sig))
     try:
         await site.start()
+        tune_after_startup(s.gc_threshold)
         log.info(
             "starting", version=__version__, host=s.host, port=s.port, pid=os.getpid(), uvloop=uv
         )

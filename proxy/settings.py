@@ -45,6 +45,9 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # seconds /ready answers 503 after SIGTERM while the listener still serves, so load
     # balancers stop sending before it closes (Kubernetes: endpoints update asynchronously)
     drain_delay: float = 0.0
+    # allocations between the garbage collector's young-generation passes (proxy/gctune.py);
+    # 0: Python's defaults, nothing frozen
+    gc_threshold: int = 20_000
 
 
 class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -182,6 +185,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, str, Any]] = {
     "GATEWAY_MAX_BODY_BYTES": ("server", "max_body_bytes", int),
     "GATEWAY_MAX_UPLOAD_BYTES": ("server", "max_upload_bytes", int),
     "GATEWAY_DRAIN_DELAY": ("server", "drain_delay", float),
+    "GATEWAY_GC_THRESHOLD": ("server", "gc_threshold", int),
     "GATEWAY_CONNECT_TIMEOUT": ("upstream", "connect_timeout", float),
     "GATEWAY_READ_TIMEOUT": ("upstream", "read_timeout", float),
     "GATEWAY_PROXY_FROM_ENV": ("upstream", "proxy_from_env", lambda v: v.lower() in _TRUE),
@@ -284,6 +288,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("server.workers: must be at least 1")
     if not 0 <= s.server.drain_delay <= 300:
         raise SettingsError("server.drain_delay: must be between 0 and 300 seconds")
+    if s.server.gc_threshold < 0:
+        raise SettingsError("server.gc_threshold: must be 0 (Python's defaults) or more")
     if s.server.max_body_bytes < 1024:
         raise SettingsError("server.max_body_bytes: must be at least 1024")
     if s.server.max_upload_bytes < 1024:

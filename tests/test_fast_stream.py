@@ -174,3 +174,35 @@ def test_the_reader_frames_whole_events_per_read() -> None:
     assert len(out) == 1 and out[0].framed
     assert out[0].raw == b"".join(EVENTS)  # [DONE] is the front door's to write
     assert out[0].usage().total_tokens == 8
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'data: {"choices": []},{"choices": []}\n\n',  # two values in one event
+        b"data: \n\n",  # an empty payload among events
+        b"data: [DONE]\n\n" + b'data: {"choices": []}\n\n',  # [DONE] mid-block, then more
+        b'data: {"choices": []}\n\n\n\n',  # a stray blank line
+    ],
+)
+def test_the_one_pass_check_leaves_odd_blocks_to_the_event_loop(bad: bytes) -> None:
+    """What the joined-array pass cannot vouch for goes event by event: two JSON values
+    in one event are an error there, never relayed; the others are what the loop makes of
+    them."""
+    from proxy.errors import UpstreamInvalid
+    from proxy.providers import get_adapter
+
+    reader = get_adapter("openai").framed_stream()  # type: ignore[attr-defined]
+    out: list[Any] = []
+    wire = EVENTS[0] + bad + EVENTS[1] + b"data: [DONE]\n\n"
+    raised = False
+    try:
+        reader.feed(wire, out)
+        reader.finish(out)
+    except UpstreamInvalid:
+        raised = True
+    assert raised == bad.startswith(b'data: {"choices": []},')
+    relayed = b"".join(c.raw for c in out if c.framed)
+    assert b"},{" not in relayed and relayed.startswith(EVENTS[0])
+    if bad.startswith(b"data: [DONE]"):
+        assert b'"b"' not in relayed  # nothing after [DONE]

@@ -81,7 +81,9 @@ _light = msgspec.json.Decoder(_LightChunk)
 # the text-bearing string fields of a chunk, read straight off the bytes: a full decode of
 # every chunk of every stream would cost more than the whole relay of that chunk
 _TEXT = re.compile(
-    rb'"(?:content|refusal|reasoning_content|arguments|text)":\s?"((?:[^"\\]|\\.)*)"'
+    # runs of plain characters in one step, possessive (no backtracking, linear on any
+    # input): a third of the work of matching a character at a time
+    rb'"(?:content|refusal|reasoning_content|arguments|text)":\s?"((?:[^"\\]++|\\.)*+)"'
 )
 
 

@@ -69,6 +69,7 @@ def text_chars(shapes: list[_EventShape]) -> int:
 _event = msgspec.json.Decoder(_EventShape)
 _events = msgspec.json.Decoder(list[_EventShape])
 _DONE = b"data: [DONE]\n\n"
+_SEP = b"\n\ndata: "
 
 
 class FramedStream:
@@ -135,26 +136,33 @@ class FramedStream:
     def _plain(self, block: bytes, out: list[Chunk]) -> bool:
         """The common case in a few C calls: only one-line ``data: {...}`` events (and a
         last ``[DONE]``). Their payloads become one JSON array decoded in one pass (a raw
-        newline cannot occur inside JSON, so ``\n\ndata: `` only separates events).
+        newline cannot occur inside JSON, so ``\n\ndata: `` only separates events; a
+        newline left after joining means another kind of line). The array must hold one
+        value per event, so a payload that is two values (``{},{}``) is not let through.
         False: something else is in the block; the event-by-event loop handles it."""
-        n = block.count(b"\n\n")
-        if not block.startswith(b"data: ") or block.count(b"\n") != 2 * n:
-            return False
-        if block.count(b"\n\ndata: ") != n - 1:
+        if not block.startswith(b"data: "):
             return False
         body = block
         if block.endswith(_DONE):
             body = block[: -len(_DONE)]
-            if b"[DONE]" in body:
-                return False
             self._done = True
         if not body:
             return True
+        inner = body[6:-2]
+        joined = inner.replace(_SEP, b",")
+        if b"\n" in joined:
+            self._done = False
+            return False
+        events = (len(inner) - len(joined)) // (len(_SEP) - 1) + 1
         try:
-            shapes = _events.decode(b"[" + body[6:-2].replace(b"\n\ndata: ", b",") + b"]")
+            # an event of its own that is [DONE], or empty, fails here too
+            shapes = _events.decode(b"[" + joined + b"]")
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             self._done = False
             return False  # the loop finds the bad event and relays the ones before it
+        if len(shapes) != events:
+            self._done = False
+            return False
         usage: Usage | None = None
         for shape in shapes:
             if shape.error is not None:
