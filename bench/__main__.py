@@ -44,6 +44,10 @@ def main() -> None:
     ap.add_argument("--soak", action="store_true", help="1,000 open streams: RSS and loop lag")
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--soak-clients", type=int, default=4, help="load processes of --soak")
+    ap.add_argument("--events", type=int, default=60, help="--soak: events per stream")
+    ap.add_argument(
+        "--interval", type=float, default=0.5, help="--soak: seconds between a stream's events"
+    )
     ap.add_argument(
         "--ramp", type=float, help="--soak: seconds to open the streams (default N/1000)"
     )
@@ -67,8 +71,10 @@ def main() -> None:
         return
     mock_port, gw_port = procs.free_port(), procs.free_port()
     mock_url, gw_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{gw_port}"
+    mock_cmd = [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)]
+    mock_cmd += ["--slow-events", str(args.events), "--slow-interval", str(args.interval)]
     mock = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
+        mock_cmd,
         args.load_cpus,
         RESULTS / "mock.log",
     )
@@ -94,9 +100,19 @@ def main() -> None:
         startup = procs.wait_ready(gw_url + "/ready", gw)
         if args.soak:
             report = asyncio.run(
-                soak(gw.pid, gw_url, mock_url, args.streams, args.soak_clients, args.ramp)
+                soak(
+                    gw.pid,
+                    mock.pid,
+                    gw_url,
+                    mock_url,
+                    args.streams,
+                    args.soak_clients,
+                    args.ramp,
+                    args.load_cpus,
+                )
             )
             report["startup_s"] = round(startup, 3)
+            report["events_per_stream"], report["interval_s"] = args.events, args.interval
         else:
             report = measure(args, gw, gw_url, mock_url)
             report["startup_s"] = round(startup, 3)

@@ -1,13 +1,15 @@
 """Soak: N concurrent open streams through one gateway worker; RSS and event-loop lag.
 
-Every stream trickles one event every 0.5 s for ~30 s (bench/mock_upstream.py ``/slow/``).
-The streams are opened by ``--soak-clients`` separate load processes (bench/soak_client.py,
-raw asyncio protocols), ramped over ``--ramp`` seconds (default: 1,000 new streams a
+Every stream trickles one event every ``--interval`` seconds (default 0.5), ``--events``
+of them (default 60), from bench/mock_upstream.py ``/slow/``. The streams are opened by
+``--soak-clients`` separate load processes (bench/soak_client.py, raw asyncio protocols,
+pinned with the mock), ramped over ``--ramp`` seconds (default: 1,000 new streams a
 second), so that neither the client side nor a burst of 10,000 simultaneous connects is
 what is measured. This process only watches: ``/health`` is timed every 50 ms on one
 keep-alive connection (its latency is the gateway's event-loop lag plus a trivial handler),
 ``/metrics`` is read once a second for the gateway's own count of open streams, and the
-gateway's RSS is sampled.
+gateway's RSS is sampled. CPU seconds of the gateway, the mock, the load processes and the
+rest of the machine are reported, so a saturated machine shows as such.
 
 The gateway needs one upstream connection per open stream: the soak runs it with
 ``upstream.pool_size`` above N (the default pool is 1,000), and the file descriptors of
@@ -19,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,6 +30,13 @@ from pathlib import Path
 import aiohttp
 
 from bench import procs
+from bench.scale import cpu_s, machine_busy_s
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for children (the load processes)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def soak_settings(n: int, results: Path) -> Path:
@@ -40,14 +51,24 @@ def _pct(xs: list[float], q: float) -> float | None:
 
 
 async def soak(
-    gw_pid: int, gw_url: str, mock_url: str, n: int, clients: int = 4, ramp: float | None = None
+    gw_pid: int,
+    mock_pid: int,
+    gw_url: str,
+    mock_url: str,
+    n: int,
+    clients: int = 4,
+    ramp: float | None = None,
+    cpus: str | None = None,
 ) -> dict[str, object]:
     ramp = n / 1000 if ramp is None else ramp
+    cpu0 = cpu_s(gw_pid), cpu_s(mock_pid), children_cpu_s(), machine_busy_s()
     port = gw_url.rsplit(":", 1)[1]
     shares = [n // clients + (i < n % clients) for i in range(clients)]
     t0 = time.perf_counter()
+    pin = ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
     loaders = [
         await asyncio.create_subprocess_exec(
+            *pin,
             sys.executable,
             "-m",
             "bench.soak_client",
@@ -84,6 +105,12 @@ async def soak(
             await asyncio.sleep(0.05)
         results = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in await outputs]
     elapsed = time.perf_counter() - t0
+    cpu1 = cpu_s(gw_pid), cpu_s(mock_pid), children_cpu_s(), machine_busy_s()
+    gw_cpu, mock_cpu, load_cpu, busy = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    errors: dict[str, int] = {}
+    for r in results:
+        for why, k in r["errors"].items():
+            errors[why] = errors.get(why, 0) + k
     all_ms = sorted(ms for _, ms in lags)
     opening = sorted(ms for t, ms in lags if t < ramp)
     held = sorted(ms for t, ms in lags if t >= ramp)
@@ -95,6 +122,13 @@ async def soak(
         "failed": sum(r["failed"] for r in results),
         "peak_open_gateway": int(open_peak),
         "elapsed_s": round(elapsed, 1),
+        "errors": errors,
+        "cpu_s": {
+            "gateway": round(gw_cpu, 1),
+            "mock": round(mock_cpu, 1),
+            "load_processes": round(load_cpu, 1),
+            "rest_of_machine": round(max(0.0, busy - gw_cpu - mock_cpu - load_cpu), 1),
+        },
         "peak_rss_mib": round(rss_peak / 2**20, 1),
         "health_probes": len(all_ms),
         "health_p50_ms": _pct(all_ms, 0.5),

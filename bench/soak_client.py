@@ -41,7 +41,9 @@ class Stream(asyncio.Protocol):
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._finish(False)
+        if not self.done.done():
+            why = type(exc).__name__ if exc else "closed early"
+            self.done.set_exception(ConnectionError(f"{why} after {self.head[:12]!r}"))
 
     def _finish(self, ok: bool) -> None:
         if not self.done.done():
@@ -61,24 +63,35 @@ async def run(port: int, mock: str, n: int, ramp: float, deadline: float) -> dic
     )
     loop = asyncio.get_running_loop()
     completed = failed = open_now = peak = 0
+    errors: dict[str, int] = {}
+
+    def fail(why: str) -> None:
+        nonlocal failed
+        failed += 1
+        errors[why] = errors.get(why, 0) + 1
 
     async def one() -> None:
         nonlocal completed, failed, open_now, peak
         done: asyncio.Future[bool] = loop.create_future()
         try:
             await loop.create_connection(lambda: Stream(request, done), "127.0.0.1", port)
-        except OSError:
-            failed += 1
+        except OSError as exc:
+            fail(f"connect: {exc}")
             return
         open_now += 1
         peak = max(peak, open_now)
         try:
             ok = await asyncio.wait_for(done, max(1.0, deadline - time.monotonic()))
+            why = "" if ok else "not a 200"
         except TimeoutError:
-            ok = False
+            ok, why = False, "timeout"
+        except ConnectionError as exc:
+            ok, why = False, str(exc)
         open_now -= 1
-        completed += ok
-        failed += not ok
+        if ok:
+            completed += 1
+        else:
+            fail(why)
 
     t0 = time.monotonic()
     tasks = []
@@ -93,6 +106,7 @@ async def run(port: int, mock: str, n: int, ramp: float, deadline: float) -> dic
         "completed": completed,
         "failed": failed,
         "peak_open": peak,
+        "errors": errors,
         "elapsed_s": round(time.monotonic() - t0, 1),
     }
 
