@@ -57,6 +57,7 @@ def main() -> None:
         help="1 worker then 2 workers, no pinning: req/s ratio, CPU, metrics whole",
     )
     ap.add_argument("--scale-threads", type=int, default=1, help="wrk threads in --scale")
+    ap.add_argument("--repeat", type=int, default=1, help="--scale: rounds of 1 then 2 workers")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
