@@ -46,6 +46,16 @@ def soak_settings(n: int, results: Path) -> Path:
     return path
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Seconds a process's main thread was runnable but waited for its CPU (schedstat):
+    the lag that other processes on the gateway's core add."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 def _pct(xs: list[float], q: float) -> float | None:
     return round(xs[min(len(xs) - 1, int(len(xs) * q))], 2) if xs else None
 
@@ -62,6 +72,7 @@ async def soak(
 ) -> dict[str, object]:
     ramp = n / 1000 if ramp is None else ramp
     cpu0 = cpu_s(gw_pid), cpu_s(mock_pid), children_cpu_s(), machine_busy_s()
+    wait0 = runqueue_wait_s(gw_pid)
     port = gw_url.rsplit(":", 1)[1]
     shares = [n // clients + (i < n % clients) for i in range(clients)]
     t0 = time.perf_counter()
@@ -106,6 +117,7 @@ async def soak(
         results = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in await outputs]
     elapsed = time.perf_counter() - t0
     cpu1 = cpu_s(gw_pid), cpu_s(mock_pid), children_cpu_s(), machine_busy_s()
+    waited = runqueue_wait_s(gw_pid) - wait0
     gw_cpu, mock_cpu, load_cpu, busy = (b - a for a, b in zip(cpu0, cpu1, strict=True))
     errors: dict[str, int] = {}
     for r in results:
@@ -129,6 +141,7 @@ async def soak(
             "load_processes": round(load_cpu, 1),
             "rest_of_machine": round(max(0.0, busy - gw_cpu - mock_cpu - load_cpu), 1),
         },
+        "gateway_runqueue_wait_s": round(waited, 2),
         "peak_rss_mib": round(rss_peak / 2**20, 1),
         "health_probes": len(all_ms),
         "health_p50_ms": _pct(all_ms, 0.5),
