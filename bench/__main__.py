@@ -4,8 +4,9 @@ Starts a fast mock upstream (bench/mock_upstream.py) and the gateway on loopback
 separate cores when taskset exists (gateway on --gw-cpus, mock and load on --load-cpus), and
 reports, for non-streamed and streamed completions: req/s at fixed concurrency, p50/p99,
 the gateway's added latency against the direct path (ms and ratio), p50 at one connection,
-time to first byte for streams, peak RSS and start-up time. ``--soak`` holds 1,000
-concurrent open streams and reports RSS and event-loop lag instead.
+time to first byte for streams, peak RSS and start-up time. ``--soak`` holds ``--streams``
+concurrent open streams and reports RSS and event-loop lag instead; ``--scale`` compares
+one worker with two (bench/scale.py).
 """
 
 from __future__ import annotations
@@ -19,18 +20,11 @@ import sys
 from pathlib import Path
 
 from bench import load, procs
-from bench.soak import soak
+from bench.load import gateway_headers
+from bench.scale import scale, summary
+from bench.soak import soak, soak_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def gateway_headers(mock: str, stream: bool) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "Authorization": "Bearer sk-bench-x",
-        "x-portkey-provider": "openai",
-        "x-portkey-custom-host": f"{mock}/stream/v1" if stream else f"{mock}/v1",
-    }
 
 
 def main() -> None:
@@ -49,14 +43,39 @@ def main() -> None:
     )
     ap.add_argument("--soak", action="store_true", help="1,000 open streams: RSS and loop lag")
     ap.add_argument("--streams", type=int, default=1000)
+    ap.add_argument("--soak-clients", type=int, default=4, help="load processes of --soak")
+    ap.add_argument("--events", type=int, default=60, help="--soak: events per stream")
+    ap.add_argument(
+        "--interval", type=float, default=0.5, help="--soak: seconds between a stream's events"
+    )
+    ap.add_argument(
+        "--ramp", type=float, help="--soak: seconds to open the streams (default N/1000)"
+    )
+    ap.add_argument(
+        "--scale",
+        action="store_true",
+        help="1 worker then 2 workers, no pinning: req/s ratio, CPU, metrics whole",
+    )
+    ap.add_argument("--scale-threads", type=int, default=1, help="wrk threads in --scale")
+    ap.add_argument("--repeat", type=int, default=1, help="--scale: rounds of 1 then 2 workers")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
 
     RESULTS.mkdir(exist_ok=True)
+    if args.scale:
+        report = scale(args, RESULTS)
+        report["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        report["connections"], report["duration_s"] = args.connections, args.duration
+        print(summary(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+        return
     mock_port, gw_port = procs.free_port(), procs.free_port()
     mock_url, gw_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{gw_port}"
+    mock_cmd = [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)]
+    mock_cmd += ["--slow-events", str(args.events), "--slow-interval", str(args.interval)]
     mock = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
+        mock_cmd,
         args.load_cpus,
         RESULTS / "mock.log",
     )
@@ -73,14 +92,28 @@ def main() -> None:
     ]
     if args.config:
         gw_cmd += ["--config", args.config]
+    elif args.soak:  # an upstream pool as large as the streams held open
+        gw_cmd += ["--config", str(soak_settings(args.streams, RESULTS))]
     gw_env = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "1" if args.console == "on" else "0"}
     gw = procs.start(gw_cmd, args.gw_cpus, RESULTS / "gateway.log", env=gw_env)
     try:
         procs.wait_port(mock_port)
         startup = procs.wait_ready(gw_url + "/ready", gw)
         if args.soak:
-            report = asyncio.run(soak(gw, gw_url, mock_url, args.streams))
+            report = asyncio.run(
+                soak(
+                    gw.pid,
+                    mock.pid,
+                    gw_url,
+                    mock_url,
+                    args.streams,
+                    args.soak_clients,
+                    args.ramp,
+                    args.load_cpus,
+                )
+            )
             report["startup_s"] = round(startup, 3)
+            report["events_per_stream"], report["interval_s"] = args.events, args.interval
         else:
             report = measure(args, gw, gw_url, mock_url)
             report["startup_s"] = round(startup, 3)

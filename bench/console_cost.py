@@ -24,7 +24,8 @@ import tempfile
 import urllib.request
 
 from bench import load, procs
-from bench.__main__ import RESULTS, gateway_headers
+from bench.__main__ import RESULTS
+from bench.load import gateway_headers
 
 
 def cpu_seconds(pid: int) -> float:

@@ -23,7 +23,8 @@ import urllib.request
 from pathlib import Path
 
 from bench import load, procs
-from bench.__main__ import RESULTS, gateway_headers
+from bench.__main__ import RESULTS
+from bench.load import gateway_headers
 
 CEILING = Path(__file__).resolve().parents[2] / "shared" / "bench" / "ceiling.py"
 

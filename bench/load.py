@@ -31,6 +31,15 @@ class LoadResult:
     tool: str
 
 
+def gateway_headers(mock: str, stream: bool) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer sk-bench-x",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"{mock}/stream/v1" if stream else f"{mock}/v1",
+    }
+
+
 def body(stream: bool) -> bytes:
     return json.dumps({**BODY, "stream": stream}).encode()
 

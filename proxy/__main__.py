@@ -39,8 +39,28 @@ def _use_uvloop() -> bool:
     return True
 
 
+def raise_open_files() -> tuple[int, int]:
+    """Lift the soft limit on open files to the hard one and return (soft, hard).
+
+    Every open stream holds two descriptors (the client's connection and the upstream's):
+    10,000 streams need 20,000 and more, while a soft limit is often 1,024 (the hard one is
+    usually far above). Raising the soft limit up to the hard one needs no privilege."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):  # e.g. above fs.nr_open: keep what we have
+            pass
+    return soft, hard
+
+
 def serve(settings: Settings, reuse_port: bool = False) -> None:
     """Run one server process until SIGINT/SIGTERM."""
+    raise_open_files()
     configure_logging(settings.logging)
     uv = _use_uvloop()
     asyncio.run(_serve(settings, reuse_port, uv))
@@ -67,7 +87,9 @@ async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:
     )
     await runner.setup()
     s = settings.server
-    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=2048)
+    # the accept queue absorbs a burst of connects while the loop is busy (capped by the
+    # kernel's net.core.somaxconn)
+    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=4096)
     log = structlog.get_logger("gateway")
     loop = asyncio.get_running_loop()
     got: asyncio.Future[int] = loop.create_future()
@@ -82,7 +104,13 @@ async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:
         await site.start()
         tune_after_startup(s.gc_threshold)
         log.info(
-            "starting", version=__version__, host=s.host, port=s.port, pid=os.getpid(), uvloop=uv
+            "starting",
+            version=__version__,
+            host=s.host,
+            port=s.port,
+            pid=os.getpid(),
+            uvloop=uv,
+            open_files=raise_open_files()[0],
         )
         received = await got
         app[GATEWAY].ready = False

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import select
+import stat
 import sys
 import time
 import traceback
@@ -170,6 +173,21 @@ def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
     return emit
 
 
+def _stdout() -> BinaryIO:
+    """stdout for JSON lines. On a pipe (a container's log collector) it is buffered in
+    PIPE_BUF (4,096 bytes): every write(2) then carries whole lines and at most PIPE_BUF,
+    which the kernel writes atomically, so the lines of ``--workers`` sharing the pipe never
+    interleave mid-line (Python's default 8 KiB buffer can flush more than PIPE_BUF)."""
+    out = sys.stdout.buffer
+    try:
+        if stat.S_ISFIFO(os.fstat(out.fileno()).st_mode):
+            out.flush()
+            return open(out.fileno(), "wb", buffering=select.PIPE_BUF, closefd=False)
+    except (OSError, ValueError, AttributeError):  # no real fd (captured in tests)
+        pass
+    return out
+
+
 def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None) -> None:
     """Configure structlog for the process; ``stream`` (binary) defaults to stdout."""
     global _json_stream, _info_enabled
@@ -194,6 +212,7 @@ def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None)
             cache_logger_on_first_use=True,
         )
     else:
+        out = stream or _stdout()
         structlog.configure(
             processors=[
                 *shared,
@@ -201,12 +220,12 @@ def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None)
                 structlog.processors.JSONRenderer(serializer=_encode),
             ],
             wrapper_class=structlog.make_filtering_bound_logger(level),
-            logger_factory=structlog.BytesLoggerFactory(stream or sys.stdout.buffer),
+            logger_factory=structlog.BytesLoggerFactory(out),
             cache_logger_on_first_use=True,
         )
-        _json_stream = stream or sys.stdout.buffer
+        _json_stream = out
         root = logging.getLogger()
         for h in [h for h in root.handlers if isinstance(h, _StdlibToJSON)]:
             root.removeHandler(h)
-        root.addHandler(_StdlibToJSON(stream or sys.stdout.buffer))
+        root.addHandler(_StdlibToJSON(out))
         root.setLevel(max(level, logging.INFO))

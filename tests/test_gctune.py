@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import gc
 
-from proxy.gctune import tune_after_startup
+from proxy.gctune import GEN1, GEN2, tune_after_startup
 from proxy.settings import load_settings
 
 
-def test_start_up_objects_are_frozen_and_young_passes_spaced() -> None:
+def test_start_up_objects_are_frozen_and_full_passes_spaced() -> None:
     before = gc.get_threshold()
-    assert load_settings(None, env={}).server.gc_threshold == 20_000
+    gen0 = load_settings(None, env={}).server.gc_threshold
+    assert gen0 == 1_000 and before[2] < GEN2
     try:
-        tune_after_startup(20_000)
-        assert gc.get_threshold() == (20_000, *before[1:])
+        tune_after_startup(gen0)
+        assert gc.get_threshold() == (gen0, GEN1, GEN2)
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
