@@ -201,6 +201,15 @@ def check(pairs: list[Pair], gw: str, mock: str) -> None:
                     sys.exit(f"{p.name} stream={stream} {url}: {status} {answer[:400]!r}")
 
 
+def run_load(url: str, body: bytes, headers: dict[str, str], c: int, secs: float, cpus: str) -> Any:
+    """One wrk run; retried once when wrk's output lacks a number (seen once at c=64)."""
+    try:
+        return load.run_load(url, body, headers, c, secs, cpus)
+    except RuntimeError as exc:
+        print(f"  retrying: {exc}", flush=True)
+        return load.run_load(url, body, headers, c, secs, cpus)
+
+
 def measure(
     args: argparse.Namespace, pairs: list[Pair], gw: str, mock: str
 ) -> list[dict[str, Any]]:
@@ -212,8 +221,8 @@ def measure(
             up = UPSTREAMS[p.upstream]
             url, body, headers = up.url(mock, stream), up.body(stream), {}
             if (up.name, stream) not in direct:
-                hi = load.run_load(url, body, headers, c, args.duration, cpus)
-                one = load.run_load(url, body, headers, 1, args.duration_c1, cpus)
+                hi = run_load(url, body, headers, c, args.duration, cpus)
+                one = run_load(url, body, headers, 1, args.duration_c1, cpus)
                 direct[up.name, stream] = {
                     "rps": round(hi.rps),
                     "p50_ms": hi.p50_ms,
@@ -222,9 +231,9 @@ def measure(
                 }
             d = direct[up.name, stream]
             gurl, gbody, gheaders = gw + p.door, p.body(stream), p.headers(mock, stream)
-            load.run_load(gurl, gbody, gheaders, c, 1.0, cpus)  # warm-up
-            hi = load.run_load(gurl, gbody, gheaders, c, args.duration, cpus)
-            one = load.run_load(gurl, gbody, gheaders, 1, args.duration_c1, cpus)
+            run_load(gurl, gbody, gheaders, c, 1.0, cpus)  # warm-up
+            hi = run_load(gurl, gbody, gheaders, c, args.duration, cpus)
+            one = run_load(gurl, gbody, gheaders, 1, args.duration_c1, cpus)
             rows.append(
                 {
                     "pair": p.name,
