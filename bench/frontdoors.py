@@ -219,7 +219,7 @@ def measure(
     for p in pairs:
         for stream in (False, True):
             up = UPSTREAMS[p.upstream]
-            url, body, headers = up.url(mock, stream), up.body(stream), {}
+            url, body, headers = up.url(mock, stream), up.body(stream), dict[str, str]()
             if (up.name, stream) not in direct:
                 hi = run_load(url, body, headers, c, args.duration, cpus)
                 one = run_load(url, body, headers, 1, args.duration_c1, cpus)

@@ -24,6 +24,7 @@ from proxy.frontdoors.responses.events import EventWriter
 from proxy.frontdoors.responses.native import NativeTranslation
 from proxy.providers import PROVIDERS
 from proxy.providers.anthropic.messages import direct_translation
+from proxy.providers.openai_compat import OpenAICompatAdapter
 from proxy.reply import Chunk
 from proxy.terminal.relay import EventReader, Reader
 
@@ -35,7 +36,7 @@ def _reader(translation: Any, framing: str, model: str) -> Reader:
 
 
 def _chunks(make: Callable[[], Reader], data: bytes) -> list[Chunk]:
-    reader, out = make(), []
+    reader, out = make(), list[Chunk]()
     reader.feed(data, out)
     reader.finish(out)
     return out
@@ -88,6 +89,7 @@ def to_responses(make: Callable[[], Reader], data: bytes) -> Run:
 def cases() -> list[tuple[str, int, Run]]:
     """(what, upstream events, one stream)."""
     oa = PROVIDERS["openai"]
+    assert isinstance(oa, OpenAICompatAdapter)
     chat_sse = mock_upstream.stream_body()
     anthropic_sse, gemini_sse = natives.anthropic_stream(), natives.gemini_stream()
     converse = natives.converse_stream()
