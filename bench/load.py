@@ -77,9 +77,9 @@ def wrk(
     if cpus and shutil.which("taskset"):
         cmd = ["taskset", "-c", cpus, *cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if found is None:
+    if found is None or "50" not in pct or "99" not in pct:
         raise RuntimeError(f"wrk failed: {out[-500:]}")
     rps = float(found.group(1))
     errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))

@@ -3,7 +3,12 @@
 Answers every POST with a pre-rendered ``chat.completion`` (path ``/v1/...``) or a 20-event
 ``chat.completion.chunk`` stream (path ``/stream/v1/...``), keep-alive, Content-Length
 framed, so the mock costs as little as possible. ``/slow/v1/...`` trickles a stream of
-``--slow-events`` events, one every ``--slow-interval`` seconds (soak mode).
+``--slow-events`` events, one every ``--slow-interval`` seconds (soak mode); ``/big/...``
+answers a 2,000-event chat stream (bench/bigwork.py). Anthropic (``.../messages``), Gemini
+(``:generateContent``, ``:streamGenerateContent``), Bedrock (``/converse``,
+``/converse-stream``) and OpenAI Responses (``.../responses``) paths get their provider's
+native answer (bench/natives.py). Request bodies are counted, not kept: a 10 MB body costs
+the mock no copies.
 
 Run: python -m bench.mock_upstream --port 18181
 """
@@ -14,15 +19,8 @@ import argparse
 import asyncio
 import json
 
-TEXT = (
-    "Hello! This is the mock upstream speaking (mock-ok). Gateways under benchmark should "
-    "pass this sentence through unchanged, token for token, without any edits."
-)
-WORDS = TEXT.split(" ")
-PIECES = [
-    (" " if i else "") + " ".join(WORDS[i * len(WORDS) // 18 : (i + 1) * len(WORDS) // 18])
-    for i in range(18)
-]
+from bench.natives import PIECES, TEXT
+from bench.natives import answer as native_answer
 
 
 def _j(o: object) -> str:
@@ -67,11 +65,13 @@ def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
     )
 
 
-def stream_body() -> bytes:
-    events = [chunk({"role": "assistant", "content": ""})]
-    events += [chunk({"content": p}) for p in PIECES]
-    events.append(chunk({}, "stop"))
-    return b"".join(events) + b"data: [DONE]\n\n"
+def stream_body(events: int = 20) -> bytes:
+    """``events`` chunks (the role, the text pieces, the finish) and ``[DONE]``."""
+    pieces = [PIECES[i % len(PIECES)] for i in range(events - 2)]
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": p}) for p in pieces]
+    out.append(chunk({}, "stop"))
+    return b"".join(out) + b"data: [DONE]\n\n"
 
 
 def response(body: bytes, ctype: bytes) -> bytes:
@@ -87,13 +87,17 @@ def response(body: bytes, ctype: bytes) -> bytes:
 
 JSON_RESPONSE = response(completion_body(), b"application/json")
 SSE_RESPONSE = response(stream_body(), b"text/event-stream")
+BIG_EVENTS = 2000
+BIG_SSE_RESPONSE = response(stream_body(BIG_EVENTS), b"text/event-stream")
 
 
 class MockProtocol(asyncio.Protocol):
     """Minimal HTTP/1.1: reads head + Content-Length body, answers, keeps the connection."""
 
     def __init__(self, slow_events: int, slow_interval: float) -> None:
-        self.buf = b""
+        self.buf = bytearray()
+        self.skip = 0  # body bytes still to come (not kept)
+        self.pending = b""  # the path answered once they came
         self.slow_events = slow_events
         self.slow_interval = slow_interval
         self.transport: asyncio.Transport | None = None
@@ -102,28 +106,47 @@ class MockProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        if self.skip:
+            if len(data) < self.skip:
+                self.skip -= len(data)
+                return
+            data = data[self.skip :]
+            self.skip = 0
+            self.answer(self.pending)
+            if not data:
+                return
         self.buf += data
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = self.buf[:end]
+            head = bytes(self.buf[:end])
             length = 0
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value.strip())
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length :]
             path = head.split(b" ", 2)[1]
-            assert self.transport is not None
-            if path.startswith(b"/slow/"):
-                asyncio.get_running_loop().create_task(self.trickle())
-            elif path.startswith(b"/stream/"):
-                self.transport.write(SSE_RESPONSE)
-            else:
-                self.transport.write(JSON_RESPONSE)
+            have = len(self.buf) - end - 4
+            if have < length:
+                self.skip, self.pending = length - have, path
+                self.buf.clear()
+                return
+            del self.buf[: end + 4 + length]
+            self.answer(path)
+
+    def answer(self, path: bytes) -> None:
+        assert self.transport is not None
+        if path.startswith(b"/slow/"):
+            asyncio.get_running_loop().create_task(self.trickle())
+        elif path.startswith(b"/big/"):
+            self.transport.write(BIG_SSE_RESPONSE)
+        elif (native := native_answer(path)) is not None:
+            self.transport.write(native)
+        elif path.startswith(b"/stream/"):
+            self.transport.write(SSE_RESPONSE)
+        else:
+            self.transport.write(JSON_RESPONSE)
 
     async def trickle(self) -> None:
         t = self.transport

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -117,6 +118,34 @@ async def test_body_over_limit_is_413(make_gateway) -> None:
     status, body, _ = await post(gw.url, big, OPENAI)
     assert status == 413
     assert assert_openai_error(body)["code"] == "body_too_large"
+
+
+async def test_body_limit_holds_without_content_length(make_gateway) -> None:
+    """A chunked body, and a gzip one (its decompressed bytes count), are held to the limit
+    as they are read; one under it is read whole, in pieces or compressed."""
+    gw = make_gateway({"server": {"max_body_bytes": 2048}})
+    url = gw.url + "/v1/chat/completions"
+    nope = {"content-type": "application/json", "x-portkey-provider": "nope"}
+
+    def body(n: int) -> bytes:
+        return json.dumps({**GOOD, "messages": [{"role": "user", "content": "x" * n}]}).encode()
+
+    async def pieces(raw: bytes) -> Any:
+        for i in range(0, len(raw), 500):
+            yield raw[i : i + 500]
+
+    cases = [
+        (pieces(body(5000)), {}, 413),
+        (gzip.compress(body(50_000)), {"content-encoding": "gzip"}, 413),
+        (pieces(body(1500)), {}, 400),  # read whole: the provider is what is wrong
+        (gzip.compress(body(1500)), {"content-encoding": "gzip"}, 400),
+    ]
+    async with aiohttp.ClientSession() as s:
+        for data, extra, expected in cases:
+            async with s.post(url, data=data, headers={**nope, **extra}) as r:
+                assert r.status == expected
+                code = assert_openai_error(await r.json())["code"]
+                assert code == ("body_too_large" if expected == 413 else "unknown_provider")
 
 
 @pytest.mark.parametrize(

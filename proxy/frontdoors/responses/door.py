@@ -284,6 +284,9 @@ class _Stream:
         self.ended = False  # a final event (completed, failed, error) went out
 
     async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+        # events held until a chunk the source flushes: the events of one upstream read
+        # go out in one write, as chat's do (Chunk.flush), not one write per chat chunk
+        held: list[Chunk] = []
         try:
             async for chunk in chunks:
                 if chunk.wire == "responses":
@@ -293,11 +296,19 @@ class _Stream:
                     continue
                 c = chunk.parsed
                 if self.writer is None:
-                    for e in self.open(c.id, c.created, c.model):
-                        yield e
+                    held += self.open(c.id, c.created, c.model)
                 assert self.writer is not None
-                for e in self.writer.feed(c):
-                    yield e
+                held += self.writer.feed(c)
+                if chunk.flush and held:
+                    out, held = held, []
+                    for e in out:
+                        e.flush = False
+                    out[-1].flush = True
+                    for e in out:
+                        yield e
+            out, held = held, []
+            for e in out:
+                yield e
             if self.relayed:
                 return
             if self.writer is None:  # an empty stream still gets its lifecycle events
@@ -309,7 +320,7 @@ class _Stream:
             if self.writer is None:
                 raise  # nothing of ours went out: the door renders it (a status, or an event)
             self.ended = True
-            for e in self.writer.failed(exc):
+            for e in [*held, *self.writer.failed(exc)]:
                 yield e
         finally:
             await aclose(chunks)
