@@ -21,6 +21,7 @@ from aiohttp import web
 from proxy.context import RequestContext
 from proxy.errors import GatewayError, InvalidRequest, RequestTooLarge
 from proxy.observability.observer import OVERHEAD_HEADER
+from proxy.redact import redact, request_secrets
 from proxy.reply import Chunk, StreamReply, aclose
 
 if TYPE_CHECKING:
@@ -109,11 +110,14 @@ def handler(gw: Gateway, door: FrontDoor) -> Callable[[web.Request], object]:
             read_metadata(ctx)
             reply = await gw.chains[endpoint](ctx)
         except GatewayError as exc:
+            secrets = request_secrets(request.headers)
+            if secrets:  # a key pasted into a field the message quotes goes no further
+                exc.message = redact(exc.message, secrets)
             if ctx is None:  # failed before the chain: the logging middleware never saw it
                 log.info(
                     "request",
                     request_id=request_id,
-                    trace_id=trace_id,
+                    trace_id=redact(trace_id, secrets),
                     endpoint=door.endpoint,
                     status=exc.status,
                     error_type=exc.type,

@@ -22,6 +22,7 @@ from proxy.ledger.writer import row_of
 from proxy.observability.pricing import PriceTable, cost_usd
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import Middleware, Next, SettingsError, build_chain
+from proxy.redact import redact, redact_values, request_secrets
 from proxy.schema import Usage
 
 if TYPE_CHECKING:
@@ -141,6 +142,12 @@ class Observability:
     ) -> None:
         """Records one finished request (usage and cost already on ctx). ``answer``: the
         answer's bytes or a stream's text, passed only when ``wants_answer``."""
+        secrets = request_secrets(ctx.headers)
+        if secrets:  # a key the client pasted into its model, trace id or metadata
+            ctx.model = redact(ctx.model, secrets) if ctx.model else ctx.model
+            ctx.trace_id = redact(ctx.trace_id, secrets)
+            if ctx.metadata:
+                ctx.metadata = redact_values(ctx.metadata, secrets)
         m = self.metrics
         if m is not None:
             self._record(m, ctx, status, error, ttfb)

@@ -1,0 +1,65 @@
+"""A client's key pasted into the wrong field (model, trace id, metadata, config id,
+provider) never comes back in the gateway's error message, nor reaches a log line
+(proxy/redact.py). An upstream's own answer is relayed as it came.
+
+Found by the long fuzz run (`make fuzz`): `x-portkey-config: "<key>"` was quoted back in
+`unknown_config`'s message; a key as the model or the trace id was written into the
+access line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from proxy.redact import redact_values, request_secrets
+from tests.conftest import PROVIDER_KEY as KEY
+
+PLACES: list[tuple[dict[str, str], dict[str, Any]]] = [
+    ({"x-portkey-config": json.dumps(KEY)}, {}),
+    ({"x-portkey-config": KEY}, {}),
+    ({"x-portkey-provider": KEY}, {}),
+    ({"x-portkey-provider": "openai"}, {"model": KEY}),
+    ({}, {"model": f"@{KEY}/m"}),
+    ({"x-portkey-provider": "openai", "x-portkey-trace-id": KEY}, {}),
+    ({"x-portkey-provider": "openai", "x-portkey-metadata": json.dumps({"k": KEY})}, {}),
+    ({"x-portkey-config": json.dumps({"strategy": {"mode": KEY}, "targets": []})}, {}),
+]
+
+
+@pytest.mark.parametrize(("headers", "body"), PLACES)
+def test_a_pasted_key_never_comes_back_or_reaches_the_logs(
+    make_gateway, mock_openai, logs, headers: dict[str, str], body: dict[str, Any]
+) -> None:
+    _, upstream = mock_openai
+    gw = make_gateway()
+    sent = {
+        "authorization": f"Bearer {KEY}",
+        "x-portkey-custom-host": upstream.url + "/v1",
+        **headers,
+    }
+    payload = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **body}
+    r = httpx.post(gw.url + "/v1/chat/completions", headers=sent, json=payload, timeout=10)
+    if r.status_code >= 400:  # the gateway's own answer (a 200 is the upstream's, relayed)
+        assert KEY not in r.text
+    assert r.headers.get("x-portkey-trace-id") != KEY
+    lines = logs()
+    assert lines, "the request wrote no log line"
+    assert not [line for line in lines if KEY in json.dumps(line)]
+
+
+def test_secrets_are_the_requests_credentials_only() -> None:
+    headers = {
+        "authorization": "Bearer sk-abcdefgh123",
+        "x-api-key": "short",  # too short to hunt
+        "x-portkey-api-key": "pk-live-0123456789",
+    }
+    secrets = request_secrets(headers)
+    assert secrets == ("pk-live-0123456789", "sk-abcdefgh123")
+    value = {"m": ["x sk-abcdefgh123 y", 3], "sk-abcdefgh123": None}
+    assert redact_values(value, secrets) == {"m": ["x *** y", 3], "***": None}
+    plain = {"m": ["nothing here"]}
+    assert redact_values(plain, secrets) is plain
