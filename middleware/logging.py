@@ -20,7 +20,7 @@ from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.logsetup import json_line_writer
 from proxy.pipeline import Next
-from proxy.redact import redact_values, request_secrets
+from proxy.redact import redact_values
 from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
 from proxy.schema import Usage
 
@@ -131,7 +131,7 @@ class LoggingMiddleware:
         if ctx.state and (bodies := ctx.state.get("bodies")):  # observability.log_bodies
             fields.update(bodies)
         ctx.usage = usage
-        secrets = request_secrets(ctx.headers)
+        secrets = ctx.secrets
         if secrets:  # the request's own keys, wherever the client put them (proxy/redact.py)
             fields = {k: redact_values(v, secrets) for k, v in fields.items()}
         if self.write is not None:

@@ -50,6 +50,7 @@ class RequestContext:
 
     __slots__ = (
         "_config",
+        "_secrets",
         "attempt_hook",
         "attempts",
         "auth_header",
@@ -113,6 +114,7 @@ class RequestContext:
         # checks each attempt's target against it, the ledger records its key and team
         self.policy: KeyPolicy | None = None
         self._config: GatewayConfig | object | None = _UNRESOLVED
+        self._secrets: tuple[str, ...] | None = None
         self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None
         self.targets_tried: list[str] = []
@@ -140,6 +142,15 @@ class RequestContext:
         # hook_results; the guardrails middleware appends, the console reads
         self.hook_results: list[tuple[str, list[dict[str, Any]]]] = []
         self.state: dict[str, Any] = {}  # free slot for user middlewares
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credential values this request carried (proxy/redact.py), read once."""
+        if self._secrets is None:
+            from proxy.redact import request_secrets  # redact imports the providers
+
+            self._secrets = request_secrets(self.headers)
+        return self._secrets
 
     @property
     def config(self) -> GatewayConfig | None:

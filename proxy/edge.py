@@ -110,7 +110,7 @@ def handler(gw: Gateway, door: FrontDoor) -> Callable[[web.Request], object]:
             read_metadata(ctx)
             reply = await gw.chains[endpoint](ctx)
         except GatewayError as exc:
-            secrets = request_secrets(request.headers)
+            secrets = ctx.secrets if ctx else request_secrets(request.headers)
             if secrets:  # a key pasted into a field the message quotes goes no further
                 exc.message = redact(exc.message, secrets)
             if ctx is None:  # failed before the chain: the logging middleware never saw it

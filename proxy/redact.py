@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from proxy.providers import HEADER_FIELDS, SECRET_FIELDS
+from proxy.providers import SECRET_HEADERS
 
 MIN_SECRET = 8  # shorter values are not worth hunting (and would mask ordinary words)
 
 _KEY_HEADERS = ("x-portkey-api-key", "x-api-key", "api-key", "x-goog-api-key")
-_SECRET_HEADERS = tuple(h for h, f in HEADER_FIELDS.items() if f in SECRET_FIELDS)
 
 
 def request_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
@@ -30,7 +29,7 @@ def request_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
     if auth:
         scheme, _, token = auth.strip().partition(" ")
         found.append(token.strip() if token else scheme)
-    for name in (*_KEY_HEADERS, *_SECRET_HEADERS):
+    for name in (*_KEY_HEADERS, *SECRET_HEADERS):
         value = headers.get(name)
         if value:
             found.append(value.strip())

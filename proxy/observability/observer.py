@@ -22,7 +22,7 @@ from proxy.ledger.writer import row_of
 from proxy.observability.pricing import PriceTable, cost_usd
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import Middleware, Next, SettingsError, build_chain
-from proxy.redact import redact, redact_values, request_secrets
+from proxy.redact import redact, redact_values
 from proxy.schema import Usage
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ class Observability:
     ) -> None:
         """Records one finished request (usage and cost already on ctx). ``answer``: the
         answer's bytes or a stream's text, passed only when ``wants_answer``."""
-        secrets = request_secrets(ctx.headers)
+        secrets = ctx.secrets
         if secrets:  # a key the client pasted into its model, trace id or metadata
             ctx.model = redact(ctx.model, secrets) if ctx.model else ctx.model
             ctx.trace_id = redact(ctx.trace_id, secrets)

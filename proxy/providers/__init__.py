@@ -34,6 +34,8 @@ HEADER_FIELDS: dict[str, str] = {"x-portkey-custom-host": "custom_host"} | {
     s.header: s.name for s in FIELDS.values() if s.header
 }
 SECRET_FIELDS = CORE_SECRETS | {s.name for s in FIELDS.values() if s.secret}
+# x-portkey-* headers that carry a credential (Azure AD token, AWS secret, ...)
+SECRET_HEADERS = tuple(h for h, f in HEADER_FIELDS.items() if f in SECRET_FIELDS)
 # what authenticates a request to a provider (the key id names an account, so it counts)
 CREDENTIAL_FIELDS = CORE_SECRETS | {s.name for s in FIELDS.values() if s.credential}
 # what decides which host receives the request, and so the credentials

@@ -29,6 +29,7 @@ from proxy.providers import (
     PROVIDERS,
     SCOPING_FIELDS,
     SECRET_FIELDS,
+    SECRET_HEADERS,
     canonical,
     get_adapter,
 )
@@ -175,10 +176,6 @@ def provider_key(ctx: RequestContext) -> str | None:
             if value:
                 return value
     return None
-
-
-# headers that carry a credential (Azure AD token, AWS secret, ...): part of a caller's scope
-SECRET_HEADERS = tuple(h for h, f in HEADER_FIELDS.items() if f in SECRET_FIELDS)
 
 
 def caller_scope(ctx: RequestContext) -> str:
