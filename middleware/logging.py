@@ -36,7 +36,7 @@ class LoggingMiddleware:
     def __init__(self, options: LoggingOptions | None = None) -> None:
         self.options = options or LoggingOptions()
         self.log: Any = structlog.get_logger("gateway.access")
-        self.write: Callable[[dict[str, Any]], None] | None = None
+        self.write: Callable[[dict[str, Any], tuple[str, ...]], None] | None = None
 
     async def startup(self, gateway: object) -> None:
         # a concrete bound logger: the lazy proxy costs an attribute hop on every line
@@ -131,11 +131,11 @@ class LoggingMiddleware:
         if ctx.state and (bodies := ctx.state.get("bodies")):  # observability.log_bodies
             fields.update(bodies)
         ctx.usage = usage
-        secrets = ctx.secrets
-        if secrets:  # the request's own keys, wherever the client put them (proxy/redact.py)
-            fields = {k: redact_values(v, secrets) for k, v in fields.items()}
+        # the request's own keys are redacted wherever the client put them (proxy/redact.py)
         if self.write is not None:
             fields["event"] = self.options.event
-            self.write(fields)
-        else:
-            self.log.info(self.options.event, **fields)
+            self.write(fields, ctx.secrets)
+            return
+        if secrets := ctx.secrets:
+            fields = {k: redact_values(v, secrets) for k, v in fields.items()}
+        self.log.info(self.options.event, **fields)

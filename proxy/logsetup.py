@@ -13,6 +13,8 @@ credential.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import logging
 import os
 import select
@@ -27,6 +29,7 @@ from typing import Any, BinaryIO
 import msgspec
 import structlog
 
+from proxy.redact import json_holds, redact_values
 from proxy.settings import LoggingSettings
 
 _SECRET_KEYS = frozenset(
@@ -137,7 +140,7 @@ _json_stream: BinaryIO | None = None  # where JSON lines go, when they are JSON
 _info_enabled = True
 
 
-def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
+def json_line_writer() -> Callable[[dict[str, Any], tuple[str, ...]], None] | None:
     """A direct writer of one JSON log line (the access log, once per request), or None
     when lines are not JSON (console) or info is filtered out. The same fields and output as
     structlog's pipeline (level, timestamp, masked keys, msgspec), without its per-call
@@ -154,14 +157,19 @@ def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
         due = False
         flush()
 
-    def emit(event: dict[str, Any]) -> None:
+    def emit(event: dict[str, Any], secrets: tuple[str, ...] = ()) -> None:
+        """One line; ``secrets`` (the request's own credentials) are redacted wherever a
+        field holds one, decided on the encoded line (proxy/redact.py)."""
         # the line goes into the stream's buffer now; one flush per turn of the event loop
         # writes every line of that turn (a syscall per request otherwise)
         nonlocal due
         event["level"] = "info"
         stamp(None, "", event)
         mask_secrets(None, "", event)
-        write(_encode(event) + b"\n")
+        line = _encode(event)
+        if secrets and json_holds(line, secrets):
+            line = _encode({k: redact_values(v, secrets) for k, v in event.items()})
+        write(line + b"\n")
         if not due:
             try:
                 asyncio.get_running_loop().call_soon(flush_once)
@@ -174,18 +182,34 @@ def json_line_writer() -> Callable[[dict[str, Any]], None] | None:
 
 
 def _stdout() -> BinaryIO:
-    """stdout for JSON lines. On a pipe (a container's log collector) it is buffered in
+    """stdout for JSON lines, always with a buffer of our own: lines are flushed once per
+    turn of the event loop (``json_line_writer``), so the buffer saves a write(2) per
+    request — even where PYTHONUNBUFFERED=1 (common in container images) leaves
+    ``sys.stdout.buffer`` unbuffered. On a pipe (a container's log collector) the buffer is
     PIPE_BUF (4,096 bytes): every write(2) then carries whole lines and at most PIPE_BUF,
     which the kernel writes atomically, so the lines of ``--workers`` sharing the pipe never
-    interleave mid-line (Python's default 8 KiB buffer can flush more than PIPE_BUF)."""
+    interleave mid-line (Python's default 8 KiB buffer can flush more than PIPE_BUF). A
+    terminal keeps the usual stdout."""
     out = sys.stdout.buffer
     try:
-        if stat.S_ISFIFO(os.fstat(out.fileno()).st_mode):
-            out.flush()
-            return open(out.fileno(), "wb", buffering=select.PIPE_BUF, closefd=False)
+        fd = out.fileno()
+        if os.isatty(fd):
+            return out
+        size = select.PIPE_BUF if stat.S_ISFIFO(os.fstat(fd).st_mode) else LINE_BUFFER
+        out.flush()
+        own = open(fd, "wb", buffering=size, closefd=False)  # noqa: SIM115 - process-long
+        atexit.register(_flush_quietly, own)
+        return own
     except (OSError, ValueError, AttributeError):  # no real fd (captured in tests)
-        pass
-    return out
+        return out
+
+
+LINE_BUFFER = 64 * 1024
+
+
+def _flush_quietly(out: BinaryIO) -> None:
+    with contextlib.suppress(OSError, ValueError):  # closed, or the reader went away
+        out.flush()
 
 
 def configure_logging(settings: LoggingSettings, stream: BinaryIO | None = None) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from proxy.providers import SECRET_HEADERS
 
 MIN_SECRET = 8  # shorter values are not worth hunting (and would mask ordinary words)
@@ -55,3 +57,18 @@ def redact_values(value: Any, secrets: tuple[str, ...]) -> Any:
         items = [redact_values(v, secrets) for v in value]
         return items if items != list(value) else value
     return value
+
+
+def json_holds(line: bytes, secrets: tuple[str, ...]) -> bool:
+    """Whether a JSON text holds one of ``secrets`` in a string. Each is looked for as JSON
+    writes it (escaping is per character, so a string holding the secret holds its escaped
+    form): one substring search per secret, where redacting field by field walks them all.
+    A rare false positive (a secret of digits inside a number) only costs that walk."""
+    for s in secrets:
+        try:
+            escaped = msgspec.json.encode(s)[1:-1]
+        except (msgspec.EncodeError, UnicodeEncodeError):
+            return True  # cannot tell (a lone surrogate): redact field by field
+        if escaped in line:
+            return True
+    return False

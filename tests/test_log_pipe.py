@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import select
+import sys
 
 import pytest
 
@@ -28,10 +29,20 @@ def test_a_pipe_gets_whole_lines_within_pipe_buf(monkeypatch: pytest.MonkeyPatch
     os.close(r)
 
 
-def test_a_file_keeps_the_usual_stdout(
+def test_a_file_gets_a_buffer_even_when_python_is_unbuffered(
     monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
 ) -> None:
-    with open(os.path.join(tmp_path, "log"), "wb") as raw:
-        wrapper = io.TextIOWrapper(raw)
-        monkeypatch.setattr("sys.stdout", wrapper)
-        assert _stdout() is wrapper.buffer
+    """PYTHONUNBUFFERED=1 (common in container images) leaves sys.stdout.buffer without a
+    buffer: a write(2) per access line. The JSON lines get their own buffer, flushed once
+    per turn of the event loop."""
+    path = os.path.join(tmp_path, "log")
+    with open(path, "wb", buffering=0) as raw:  # what PYTHONUNBUFFERED gives
+        monkeypatch.setattr("sys.stdout", io.TextIOWrapper(raw, write_through=True))  # type: ignore[arg-type]
+        out = _stdout()
+        assert out is not sys.stdout.buffer
+        out.write(b'{"event":"access"}\n')
+        assert os.path.getsize(path) == 0, "the line waits for the flush"
+        out.flush()
+        with open(path, "rb") as f:
+            assert f.read() == b'{"event":"access"}\n'
+        out.close()

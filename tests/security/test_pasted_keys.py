@@ -13,9 +13,10 @@ import json
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
-from proxy.redact import redact_values, request_secrets
+from proxy.redact import json_holds, redact_values, request_secrets
 from tests.conftest import PROVIDER_KEY as KEY
 
 PLACES: list[tuple[dict[str, str], dict[str, Any]]] = [
@@ -63,3 +64,41 @@ def test_secrets_are_the_requests_credentials_only() -> None:
     assert redact_values(value, secrets) == {"m": ["x *** y", 3], "***": None}
     plain = {"m": ["nothing here"]}
     assert redact_values(plain, secrets) is plain
+
+
+ESCAPED_KEY = 'sk-odd"key\\needs-json-escapes-0123'
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"x-portkey-metadata": json.dumps({"k": ESCAPED_KEY})}, {}),
+        ({}, {"model": ESCAPED_KEY}),
+    ],
+)
+def test_a_key_that_json_escapes_is_redacted_from_the_access_line(
+    make_gateway, mock_openai, logs, headers: dict[str, str], body: dict[str, Any]
+) -> None:
+    """The access line is checked as encoded JSON, where a quote or backslash in the key is
+    escaped: the escaped form is what must be looked for."""
+    _, upstream = mock_openai
+    gw = make_gateway()
+    sent = {
+        "authorization": f"Bearer {ESCAPED_KEY}",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": upstream.url + "/v1",
+        **headers,
+    }
+    payload = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **body}
+    httpx.post(gw.url + "/v1/chat/completions", headers=sent, json=payload, timeout=10)
+    lines = logs()
+    assert [line for line in lines if line.get("event") == "request"], lines
+    assert not [line for line in lines if ESCAPED_KEY in json.dumps(line)]
+    assert not [line for line in lines if ESCAPED_KEY in str(line)]
+
+
+def test_json_holds_finds_a_secret_as_json_writes_it() -> None:
+    line = msgspec.json.encode({"model": f"x{ESCAPED_KEY}y", "n": 1})
+    assert ESCAPED_KEY.encode() not in line  # escaped on the line
+    assert json_holds(line, (ESCAPED_KEY,))
+    assert not json_holds(msgspec.json.encode({"model": "gpt-4o"}), (ESCAPED_KEY,))
