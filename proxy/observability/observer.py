@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from proxy.context import RequestContext
+from proxy.errors import NotFound
 from proxy.ledger.writer import row_of
 from proxy.observability.pricing import PriceTable, cost_usd
 from proxy.observability.settings import ObservabilitySettings
@@ -253,7 +254,8 @@ class Observability:
         """``GET /metrics``: Prometheus text format."""
         m = self.metrics
         if m is None:
-            raise web.HTTPNotFound()
+            err = NotFound(f"no route for {request.method} /metrics")  # as if not there
+            return web.Response(body=err.to_json(), status=404, content_type="application/json")
         from proxy.observability.metrics import CONTENT_TYPE
 
         if m.multiproc is None:
