@@ -24,7 +24,7 @@ from aiohttp import web
 
 from proxy import __version__
 from proxy.gctune import tune_after_startup
-from proxy.logsetup import configure_logging
+from proxy.logsetup import configure_logging, flush_logs
 from proxy.observability import multiproc
 from proxy.pipeline import SettingsError
 from proxy.settings import DEFAULT_SETTINGS_ENV, Settings, load_settings
@@ -63,7 +63,10 @@ def serve(settings: Settings, reuse_port: bool = False) -> None:
     raise_open_files()
     configure_logging(settings.logging)
     uv = _use_uvloop()
-    asyncio.run(_serve(settings, reuse_port, uv))
+    try:
+        asyncio.run(_serve(settings, reuse_port, uv))
+    finally:
+        flush_logs()
 
 
 async def _serve(settings: Settings, reuse_port: bool, uv: bool) -> None:

@@ -1,15 +1,23 @@
-"""JSON lines on a pipe are written at most PIPE_BUF at a time: ``--workers`` share it."""
+"""JSON log lines: buffered by the gateway itself, written soon and whole (a pipe gets at
+most PIPE_BUF at a time: ``--workers`` share it)."""
 
 from __future__ import annotations
 
 import io
 import os
 import select
+import signal
+import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 
 from proxy.logsetup import _stdout
+from tests.conftest import PROVIDER_KEY
+from tests.servers import free_port
+from tests.test_shutdown import ROOT, _wait_ready
 
 
 def test_a_pipe_gets_whole_lines_within_pipe_buf(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,3 +54,56 @@ def test_a_file_gets_a_buffer_even_when_python_is_unbuffered(
         with open(path, "rb") as f:
             assert f.read() == b'{"event":"access"}\n'
         out.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_access_lines_are_written_soon_and_all_of_them_at_exit(
+    tmp_path, mock_openai, workers: int
+) -> None:
+    """Lines wait in the buffer for the end of the event loop's turn (one write(2) for all
+    of them, not one per request) and the last ones are written when the server stops —
+    in a ``--workers`` child too, which exits without running atexit hooks."""
+    _, upstream = mock_openai
+    port = free_port()
+    out = os.path.join(tmp_path, "stdout")
+    env = {
+        **os.environ,
+        "GATEWAY_LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+        "GATEWAY_WORKERS": str(workers),
+    }
+    with open(out, "wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    try:
+        _wait_ready(port, proc)
+        headers = {
+            "authorization": f"Bearer {PROVIDER_KEY}",
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": upstream.url + "/v1",
+        }
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        assert httpx.post(url, headers=headers, json=body, timeout=10).status_code == 200
+        deadline = time.monotonic() + 2
+        while b'"event":"request"' not in _read(out):
+            assert time.monotonic() < deadline, "the access line was not written in time"
+            time.sleep(0.01)
+        for _ in range(5):
+            httpx.post(url, headers=headers, json=body, timeout=10)
+        proc.send_signal(signal.SIGTERM)  # straight away: the lines must not be lost
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _read(out).count(b'"event":"request"') == 6
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
