@@ -24,26 +24,28 @@ from proxy.schema import Usage
 from proxy.sse import MAX_EVENT_BYTES, SSEDecoder
 
 
-class _Fn(msgspec.Struct):
+# the scan's shapes hold strings, numbers and each other, never a cycle: untracked by the
+# cyclic GC (cheaper to make and free, and they do not count towards a collection)
+class _Fn(msgspec.Struct, gc=False):
     arguments: str | None = None
 
 
-class _ToolCall(msgspec.Struct):
+class _ToolCall(msgspec.Struct, gc=False):
     function: _Fn | None = None
 
 
-class _Delta(msgspec.Struct):
+class _Delta(msgspec.Struct, gc=False):
     content: str | None = None
     reasoning_content: str | None = None
     refusal: str | None = None
     tool_calls: list[_ToolCall] | None = None
 
 
-class _Choice(msgspec.Struct):
+class _Choice(msgspec.Struct, gc=False):
     delta: _Delta | None = None
 
 
-class _EventShape(msgspec.Struct):
+class _EventShape(msgspec.Struct, gc=False):
     """What the gateway reads of an event: usage, an error, and the text's length (for a
     usage estimate when the provider reports none), in the same pass that checks it."""
 
