@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from proxy.context import RequestContext
+from proxy.context import RequestContext, three_places
 from proxy.errors import GatewayError
 from proxy.logsetup import json_line_writer
 from proxy.pipeline import Next
@@ -96,16 +96,16 @@ class LoggingMiddleware:
             "provider": ctx.provider,
             "model": ctx.model,
             "status": status,
-            "latency_ms": round(latency, 3),
-            "upstream_ms": round(ctx.upstream_ms, 3),
-            "overhead_ms": round(
-                ctx.overhead_ms if ctx.overhead_ms is not None else latency - ctx.upstream_ms, 3
+            "latency_ms": three_places(latency),
+            "upstream_ms": three_places(ctx.upstream_ms),
+            "overhead_ms": three_places(
+                ctx.overhead_ms if ctx.overhead_ms is not None else latency - ctx.upstream_ms
             ),
             "stream": ctx.stream,
             "endpoint": ctx.endpoint,
         }
         if ctx.ttfb is not None:
-            fields["ttfb_ms"] = round(ctx.ttfb * 1000.0, 3)
+            fields["ttfb_ms"] = three_places(ctx.ttfb * 1000.0)
         if usage is not None:
             fields["prompt_tokens"] = usage.prompt_tokens
             fields["completion_tokens"] = usage.completion_tokens

@@ -143,8 +143,8 @@ _info_enabled = True
 def json_line_writer() -> Callable[[dict[str, Any], tuple[str, ...]], None] | None:
     """A direct writer of one JSON log line (the access log, once per request), or None
     when lines are not JSON (console) or info is filtered out. The same fields and output as
-    structlog's pipeline (level, timestamp, masked keys, msgspec), without its per-call
-    processor walk."""
+    structlog's pipeline (level, timestamp, msgspec), without its per-call processor walk;
+    the request's own credentials are redacted from any value (``secrets``)."""
     stream = _json_stream
     if stream is None or not _info_enabled:
         return None
@@ -166,7 +166,8 @@ def json_line_writer() -> Callable[[dict[str, Any], tuple[str, ...]], None] | No
         nonlocal due
         event["level"] = "info"
         stamp(None, "", event)
-        mask_secrets(None, "", event)
+        # no mask_secrets walk: the access line's keys are the logging middleware's own,
+        # none of them credential-named; values holding a key are redacted below
         line = _encode(event)
         if secrets and json_holds(line, secrets):
             line = _encode({k: redact_values(v, secrets) for k, v in event.items()})
