@@ -106,7 +106,7 @@ class RouterMiddleware:
 
     async def single(self, ctx: RequestContext, target: Target, call_next: Next) -> Reply:
         apply_overrides(ctx, target.override_params)
-        ctx.target = target
+        ctx.target = ctx.bound_target = target  # header_target / slug_target bound it
         ctx.provider = target.provider
         ctx.attempts = 1
         if target.request_timeout:  # x-portkey-request-timeout: Portkey's 408 when it runs out

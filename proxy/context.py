@@ -55,6 +55,7 @@ class RequestContext:
         "attempts",
         "auth_header",
         "body",
+        "bound_target",
         "cache_status",
         "config_inline",
         "cost",
@@ -117,6 +118,8 @@ class RequestContext:
         self._secrets: tuple[str, ...] | None = None
         self.config_inline = False  # the client sent the config JSON itself (untrusted)
         self.target: Target | None = None
+        # the target routing resolved and bind() passed: the terminal step binds any other
+        self.bound_target: Target | None = None
         self.targets_tried: list[str] = []
         self.trail: list[Attempt] = []  # the router's attempts with their outcomes
         self.attempts = 0

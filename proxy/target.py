@@ -72,8 +72,9 @@ class TargetFields(msgspec.Struct, kw_only=True, omit_defaults=True):
 _CORE = frozenset(TargetFields.__struct_fields__) | {"provider", "slug", "settings_fields"}
 
 
-class Target(TargetFields, kw_only=True, omit_defaults=True):
+class Target(TargetFields, kw_only=True, omit_defaults=True, frozen=True):  # type: ignore[misc]  # msgspec allows it; mypy reads dataclass rules
     """Where one attempt goes: a provider plus the fields above (``get(name)`` reads any).
+    Frozen: a target ``bind`` passed stays the target it passed (changes make a new one).
 
     Built only by ``proxy.routing.resolve`` (``TargetDraft``), which records in
     ``settings_fields`` which fields the operator's settings supplied; every other field is

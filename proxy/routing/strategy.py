@@ -356,7 +356,7 @@ class RequestRun:
         ctx = self.ctx
         self.snapshot.restore(ctx)
         ctx.response_headers[INDEX_HEADER] = index
-        ctx.target = target
+        ctx.target = ctx.bound_target = target  # leaf_target bound it
         ctx.provider = target.provider
         ctx.attempts += 1
         ctx.targets_tried.append(index)

@@ -129,7 +129,9 @@ class Terminal:
             if ctx.endpoint in door.targetless:  # answered by the gateway itself
                 return await door.upstream(ctx, None)
             raise GatewayError("no target was chosen for this request (router missing?)")
-        bind(target, self.gw)  # whoever chose the target, nothing reaches an upstream unbound
+        if target is not ctx.bound_target:  # whoever chose it, nothing goes out unbound
+            bind(target, self.gw)
+            ctx.bound_target = target
         if ctx.policy is not None:  # the gateway key's allowed providers / @slugs / models
             ctx.policy.check_target(target.provider, target.slug, ctx.model)
         adapter = get_adapter(target.provider)
