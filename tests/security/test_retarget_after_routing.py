@@ -72,9 +72,7 @@ def test_a_target_swapped_after_routing_is_bound_again(make_gateway, mock_openai
             }
         )
         body = {"model": "@prod/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-        r = httpx.post(
-            gw.url + "/v1/chat/completions", json={**body, "stream": stream}, timeout=10
-        )
+        r = httpx.post(gw.url + "/v1/chat/completions", json={**body, "stream": stream}, timeout=10)
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "credential_binding"
         assert sink_mock.calls == 0
