@@ -53,7 +53,7 @@ class ObservabilityMiddleware:
                     ctx.trace_headers["tracestate"] = ts
         m = obs.metrics
         if m is not None:
-            m.live(m.in_flight).inc()
+            m.requests_now.inc()
         if self.answers:  # the console keeps the answer's text: events, one by one
             ctx.reads_reply = True
         if self.bodies:
@@ -72,7 +72,7 @@ class ObservabilityMiddleware:
             raise
         if isinstance(reply, StreamReply):
             if m is not None:
-                m.live(m.in_flight_streams).inc()
+                m.streams_now.inc()
             return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
         if isinstance(reply, BodyReply):
             self._end(ctx, reply.status, None, reply.usage, None)
@@ -111,7 +111,7 @@ class ObservabilityMiddleware:
             await aclose(chunks)
             obs = self.obs
             if obs is not None and obs.metrics is not None:
-                obs.metrics.live(obs.metrics.in_flight_streams).dec()
+                obs.metrics.streams_now.dec()
             usage: Usage | None = None
             if error is None or counter.reported is not None or counter.chars:
                 usage, ctx.usage_estimated = counter.result_for(ctx.body)
@@ -135,7 +135,7 @@ class ObservabilityMiddleware:
             ctx.usage = usage
             obs.price(ctx, usage)
         if obs.metrics is not None:
-            obs.metrics.live(obs.metrics.in_flight).dec()
+            obs.metrics.requests_now.dec()
         obs.finish(ctx, status, error, ttfb, answer)
 
 

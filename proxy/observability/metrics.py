@@ -10,6 +10,7 @@ a scrape of any worker sums them all.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from prometheus_client import (
@@ -54,10 +55,28 @@ class Bundle(NamedTuple):
     genai_ttft: Any
     genai_in: Any
     genai_out: Any
+    # gateway_tokens by (direction, estimated), and gateway_cost_usd by Metrics.COST
+    counters: LazyTallies
+
+
+class LazyTallies(dict[tuple[Any, ...], Any]):
+    """Tallies made on first use: a series appears in /metrics once it has counted."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[tuple[Any, ...]], Any]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: tuple[Any, ...]) -> Any:
+        found = self[key] = self._make(key)
+        return found
 
 
 class Metrics:
     """Every instrument of one gateway, in its own registry (tests run several gateways)."""
+
+    COST = ("cost",)  # the key of gateway_cost_usd in a Bundle's counters
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
@@ -168,6 +187,9 @@ class Metrics:
             buckets=GENAI_TTFT_BUCKETS,
             registry=r,
         )
+        # the live gauges every request moves, looked up once
+        self.requests_now = self.live(self.in_flight)
+        self.streams_now = self.live(self.in_flight_streams)
 
     def child(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, memoised: prometheus-client validates and locks on every
@@ -220,8 +242,15 @@ class Metrics:
                 genai_ttft=self.tally(self.genai_ttft, *pm),
                 genai_in=self.tally(self.genai_tokens, *pm, "input"),
                 genai_out=self.tally(self.genai_tokens, *pm, "output"),
+                counters=LazyTallies(lambda key: self._counter(pm, key)),
             )
         return found
+
+    def _counter(self, pm: tuple[str, str], key: tuple[Any, ...]) -> Any:
+        if key == self.COST:
+            return self.tally(self.cost, *pm)
+        direction, estimated = key
+        return self.tally(self.tokens, *pm, direction, "true" if estimated else "false")
 
     def labels(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """Bounded label values: past MAX_MODELS pairs, new models count as "other"."""

@@ -187,13 +187,12 @@ class Observability:
                 if p is not None:
                     m.tally(m.cache_saved, provider, model).inc(cost_usd(p, usage))
         elif isinstance(usage, Usage):
-            est = "true" if ctx.usage_estimated else "false"
-            m.tally(m.tokens, provider, model, "input", est).inc(usage.prompt_tokens)
-            m.tally(m.tokens, provider, model, "output", est).inc(usage.completion_tokens)
+            b.counters["input", ctx.usage_estimated].inc(usage.prompt_tokens)
+            b.counters["output", ctx.usage_estimated].inc(usage.completion_tokens)
             b.genai_in.observe(usage.prompt_tokens)
             b.genai_out.observe(usage.completion_tokens)
         if ctx.cost:
-            m.tally(m.cost, provider, model).inc(ctx.cost)
+            b.counters[m.COST].inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
         for name, verdict in ctx.guardrail_verdicts:  # labels bounded by the middleware
