@@ -124,6 +124,9 @@ class AuthMiddleware:
             raise AuthenticationError("this gateway key has expired", code="expired_gateway_key")
         return policy, used
 
+    def skips(self, ctx: RequestContext) -> bool:
+        return not self.enabled  # no gateway keys: every request passes
+
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
         found = await self.authenticate(ctx.headers)
         if found is None:

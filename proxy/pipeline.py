@@ -40,6 +40,10 @@ class Middleware(Protocol):
     event). Without it, a chat stream that nobody reads may reach it as ``framed`` chunks
     (several events' bytes each, usage already read: ``Chunk.framed``), the fast relay. A
     middleware that reads events only for some requests sets ``ctx.reads_reply`` instead.
+    Optional ``skips(ctx) -> bool``: a cheap, synchronous check that this request needs
+    nothing from the middleware (auth off, no guardrail applies, caching off); the chain
+    then goes straight on without entering it. It may note its decision on ``ctx`` and
+    may raise a ``GatewayError`` as ``__call__`` would.
     """
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply: ...
@@ -69,11 +73,29 @@ class _Step:
         return self._mw(ctx, self._next)
 
 
+class _SkippableStep:
+    """``call_next`` for a layer that declares ``skips``: a request it skips goes straight
+    on, without the coroutine and the await of a layer that would only pass it along."""
+
+    __slots__ = ("_mw", "_next", "_skips")
+
+    def __init__(self, mw: Middleware, nxt: Next, skips: Callable[[RequestContext], bool]) -> None:
+        self._mw = mw
+        self._next = nxt
+        self._skips = skips
+
+    def __call__(self, ctx: RequestContext) -> Awaitable[Reply]:
+        if self._skips(ctx):
+            return self._next(ctx)
+        return self._mw(ctx, self._next)
+
+
 def build_chain(middlewares: Sequence[Middleware], terminal: Next) -> Next:
     """Fold the middlewares around the terminal handler: first in the list runs first."""
     handler: Next = terminal
     for mw in reversed(middlewares):
-        handler = _Step(mw, handler)
+        skips = getattr(mw, "skips", None)
+        handler = _SkippableStep(mw, handler, skips) if skips else _Step(mw, handler)
     return handler
 
 

@@ -139,3 +139,43 @@ async def test_chain_order_is_onion() -> None:
     run = build_chain([Tag("a"), Tag("b")], terminal)
     await run(None)  # type: ignore[arg-type]
     assert order == ["a>", "b>", "terminal", "<b", "<a"]
+
+
+async def test_a_layer_that_skips_a_request_is_not_entered() -> None:
+    order: list[str] = []
+
+    class Maybe:
+        def __init__(self, name: str, skip: bool) -> None:
+            self.name, self.skip = name, skip
+
+        def skips(self, ctx: RequestContext) -> bool:
+            order.append(f"{self.name}?")
+            return self.skip
+
+        async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
+            order.append(f"{self.name}>")
+            return await call_next(ctx)
+
+    async def terminal(ctx: RequestContext) -> Reply:
+        order.append("terminal")
+        return CompletionReply(Completion(raw=b"{}"))
+
+    run = build_chain([Maybe("a", True), Maybe("b", False)], terminal)
+    await run(None)  # type: ignore[arg-type]
+    assert order == ["a?", "b?", "b>", "terminal"]
+
+
+async def test_a_skips_check_may_refuse_the_request() -> None:
+    class Refuse:
+        def skips(self, ctx: RequestContext) -> bool:
+            raise GatewayError("no", status=400, code="refused")
+
+        async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
+            raise AssertionError("not entered")
+
+    async def terminal(ctx: RequestContext) -> Reply:
+        raise AssertionError("not reached")
+
+    with pytest.raises(GatewayError) as info:
+        await build_chain([Refuse()], terminal)(None)  # type: ignore[arg-type]
+    assert info.value.code == "refused"

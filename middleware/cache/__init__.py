@@ -150,6 +150,14 @@ class CacheMiddleware:
             return cfg.mode, cfg.max_age or self.options.default_max_age
         return self.options.default_mode, self.options.default_max_age
 
+    def skips(self, ctx: RequestContext) -> bool:
+        """Caching off for this request: say so in its status and go straight on."""
+        mode, max_age = self.policy(ctx)
+        if mode is None or max_age <= 0:
+            _status(ctx, DISABLED)
+            return True
+        return False
+
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
         mode, max_age = self.policy(ctx)
         if mode is None or max_age <= 0:

@@ -241,6 +241,11 @@ class GuardrailsMiddleware:
 
     # ---------------------------------------------------------------- request path
 
+    def skips(self, ctx: RequestContext) -> bool:
+        """No config and no guardrail headers: nothing can apply (``_plan`` returns None)."""
+        h = ctx.headers
+        return ctx.config is None and INPUT_HEADER not in h and OUTPUT_HEADER not in h
+
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
         plan = self._plan(ctx)
         if plan is None:
