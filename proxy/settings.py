@@ -47,7 +47,7 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     drain_delay: float = 0.0
     # allocations between the garbage collector's young-generation passes (proxy/gctune.py);
     # 0: Python's defaults, nothing frozen
-    gc_threshold: int = 1_000
+    gc_threshold: int = 5_000
 
 
 class UpstreamSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -11,7 +11,7 @@ from proxy.settings import load_settings
 def test_start_up_objects_are_frozen_and_full_passes_spaced() -> None:
     before = gc.get_threshold()
     gen0 = load_settings(None, env={}).server.gc_threshold
-    assert gen0 == 1_000 and before[2] < GEN2
+    assert gen0 == 5_000 and before[2] < GEN2
     try:
         tune_after_startup(gen0)
         assert gc.get_threshold() == (gen0, GEN1, GEN2)
