@@ -41,6 +41,7 @@ import msgspec
 import structlog
 
 from proxy.errors import GatewayError
+from proxy.providers.base import implements
 from proxy.target import Target
 
 if TYPE_CHECKING:
@@ -298,15 +299,9 @@ class CredentialedAdapter(Protocol):
     async def obtain_credentials(self, target: Target, cloud: CloudCredentials) -> Target: ...
 
 
-_credentialed: dict[str, bool] = {}
-
-
 async def with_credentials(adapter: Any, target: Target, cloud: CloudCredentials) -> Target:
     """The target ready for ``adapter``'s request builders (the target itself for most)."""
-    found = _credentialed.get(adapter.name)
-    if found is None:
-        found = _credentialed[adapter.name] = isinstance(adapter, CredentialedAdapter)
-    if not found:
+    if not implements(adapter, CredentialedAdapter):
         return target
     ready: Target = await adapter.obtain_credentials(target, cloud)
     return ready

@@ -8,14 +8,14 @@ answer relayed; Gemini, Vertex AI and Bedrock are translated (proxy/terminal/emb
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import msgspec
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
 from proxy.frontdoors.base import BaseDoor, decode_head
-from proxy.providers.base import NativeEmbeddingsAdapter
+from proxy.providers.base import EmbeddingsAdapter, NativeEmbeddingsAdapter, implements
 from proxy.reply import BodyReply, Reply
 from proxy.schema import Usage
 from proxy.terminal import embeddings as emb
@@ -51,17 +51,23 @@ class EmbeddingsDoor(BaseDoor):
         timeout = t / 1000.0 if t else None
         t0 = time.perf_counter()
         try:
-            if isinstance(adapter, NativeEmbeddingsAdapter):
+            if implements(adapter, NativeEmbeddingsAdapter):
                 inp, as_base64 = emb.parse_input(ctx.body.raw)
                 vectors, tokens, passed = await emb.embed(
-                    up.gw, adapter, inp, up.target, ctx.model, timeout
+                    up.gw,
+                    cast(NativeEmbeddingsAdapter, adapter),
+                    inp,
+                    up.target,
+                    ctx.model,
+                    timeout,
                 )
                 answer = emb.render(vectors, tokens, ctx.model, as_base64)
                 return BodyReply(answer, headers=passed, usage=Usage(tokens, 0, tokens))
             renamed = {"model": ctx.model} if ctx.model != ctx.body.head.model else {}
             body = ctx.body.native_bytes("embeddings", **renamed)
             assert body is not None
-            call = up.prepare(adapter.build_embeddings_request(body, up.target, ctx.model))
+            plain = cast(EmbeddingsAdapter, adapter)
+            call = up.prepare(plain.build_embeddings_request(body, up.target, ctx.model))
             if ctx.trace_headers:
                 call.headers.update(ctx.trace_headers)
             answer, passed = await emb.send(up.gw, adapter, call, timeout)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
 from proxy.errors import InvalidRequest
 from proxy.frontdoors.base import BaseDoor
-from proxy.providers.base import ModelsAdapter
+from proxy.providers.base import ModelsAdapter, implements
 from proxy.reply import BodyReply, Reply
 from proxy.schema import encoder
 
@@ -54,13 +54,13 @@ class ModelsDoor(BaseDoor):
     async def upstream(self, ctx: RequestContext, up: Upstream | None) -> Reply:
         if up is None:
             return BodyReply(self._catalog())
-        adapter = up.adapter
-        if not isinstance(adapter, ModelsAdapter):
+        if not implements(up.adapter, ModelsAdapter):
             raise InvalidRequest(
-                f"provider {adapter.name!r} has no model list this gateway can read",
+                f"provider {up.adapter.name!r} has no model list this gateway can read",
                 param="x-portkey-provider",
                 code="unsupported_endpoint",
             )
+        adapter = cast(ModelsAdapter, up.adapter)
         call = up.prepare(adapter.models_request(up.target))
         key = hashlib.sha256(repr((call.url, sorted(call.headers.items()))).encode()).hexdigest()
         now = time.monotonic()

@@ -243,3 +243,17 @@ class MessagesAdapter(Protocol):
     def messages_request(self, body: bytes, call: MessagesCall) -> UpstreamRequest | None: ...
 
     def messages_translation(self, chat: bool) -> Translation: ...
+
+
+_implements: dict[tuple[type, type], bool] = {}
+
+
+def implements(adapter: object, protocol: type) -> bool:
+    """``isinstance(adapter, protocol)`` for a runtime-checkable protocol, memoised per
+    adapter class: the structural check walks every member of the protocol (microseconds,
+    on every request that asks), and an adapter's class never changes what it has."""
+    key = (type(adapter), protocol)
+    found = _implements.get(key)
+    if found is None:
+        found = _implements[key] = isinstance(adapter, protocol)
+    return found

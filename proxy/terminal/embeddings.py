@@ -15,7 +15,7 @@ import asyncio
 import base64
 import struct
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 
@@ -27,6 +27,7 @@ from proxy.providers.base import (
     EmbeddingsInput,
     NativeEmbeddingsAdapter,
     UpstreamRequest,
+    implements,
 )
 from proxy.schema import Usage, encoder
 from proxy.target import Target
@@ -192,13 +193,13 @@ def checked_answer(raw: bytes, provider: str) -> Usage | None:
 
 def embeddings_adapter(provider: str) -> AnyEmbeddings:
     adapter = get_adapter(provider)
-    if not isinstance(adapter, (EmbeddingsAdapter, NativeEmbeddingsAdapter)):
+    if not (implements(adapter, EmbeddingsAdapter) or implements(adapter, NativeEmbeddingsAdapter)):
         raise InvalidRequest(
             f"provider {adapter.name!r} has no embeddings endpoint on this gateway",
             param="x-portkey-provider",
             code="unsupported_endpoint",
         )
-    return adapter
+    return cast(AnyEmbeddings, adapter)
 
 
 async def send(
@@ -234,10 +235,11 @@ async def embed_texts(
     adapter = embeddings_adapter(target.provider)
     bind(target, gw)
     target = await with_credentials(adapter, target, gw.credentials)
-    if isinstance(adapter, NativeEmbeddingsAdapter):
-        return (await embed(gw, adapter, EmbeddingsInput(texts), target, model, limit_s))[0]
+    if implements(adapter, NativeEmbeddingsAdapter):
+        native = cast(NativeEmbeddingsAdapter, adapter)
+        return (await embed(gw, native, EmbeddingsInput(texts), target, model, limit_s))[0]
     body = encoder.encode({"model": model, "input": texts, "encoding_format": "float"})
-    up = adapter.build_embeddings_request(body, target, model)
+    up = cast(EmbeddingsAdapter, adapter).build_embeddings_request(body, target, model)
     raw, _ = await send(gw, adapter, up, limit_s)
     try:
         data = _list_decoder.decode(raw).data

@@ -10,7 +10,7 @@ headers like on every other endpoint.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from aiohttp import web
 
@@ -23,7 +23,7 @@ from proxy.frontdoors.messages.encode import error_body, error_type, message_of
 from proxy.frontdoors.messages.head import decode_messages
 from proxy.frontdoors.messages.stream import MessagesEncoder, event
 from proxy.observability.observer import OVERHEAD_HEADER
-from proxy.providers.base import MessagesAdapter
+from proxy.providers.base import MessagesAdapter, implements
 from proxy.reply import BodyReply, CompletionReply, Reply, StreamReply
 
 if TYPE_CHECKING:
@@ -64,8 +64,10 @@ class MessagesDoor(BaseDoor):
         assert up is not None
         adapter = up.adapter
         claude: MessagesAdapter | None = None
-        if isinstance(adapter, MessagesAdapter) and adapter.speaks_messages(up.target, ctx.model):
-            claude = adapter
+        if implements(adapter, MessagesAdapter):
+            speaker = cast(MessagesAdapter, adapter)
+            if speaker.speaks_messages(up.target, ctx.model):
+                claude = speaker
         if ctx.endpoint == "count_tokens":
             return await calls.count_tokens(ctx, up, claude)
         if claude is not None:

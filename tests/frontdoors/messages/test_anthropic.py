@@ -9,6 +9,7 @@ encoded back, and the client sees the same answer.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anthropic
@@ -245,7 +246,12 @@ def test_a_middleware_reading_the_answer_still_gets_anthropic_shapes(
         raw = sdk.messages.with_raw_response.create(**kw)
         assert raw.status_code == 200  # the guardrail saw the text (a failed check: 246)
         msg = raw.parse()
-    verdicts = [x["verdict"] for x in logs() if x.get("event") == "guardrails"]
+    # a stream's output check runs once its last event is out: the SDK may have the final
+    # message a moment before the verdict is logged
+    deadline = time.monotonic() + 5
+    while not (verdicts := [x["verdict"] for x in logs() if x.get("event") == "guardrails"]):
+        assert time.monotonic() < deadline, "no guardrail verdict was logged"
+        time.sleep(0.01)
     assert verdicts == [True]
     assert [b.type for b in msg.content] == ["text", "tool_use", "tool_use"]
     assert [b.input for b in msg.content[1:]] == [{"city": "Paris"}, {"city": "Tokyo"}]
