@@ -159,10 +159,9 @@ class CacheMiddleware:
         return False
 
     async def __call__(self, ctx: RequestContext, call_next: Next) -> Reply:
-        mode, max_age = self.policy(ctx)
-        if mode is None or max_age <= 0:
-            _status(ctx, DISABLED)
+        if self.skips(ctx):  # the chain asks first; a direct call gets the same answer
             return await call_next(ctx)
+        mode, max_age = self.policy(ctx)
         semantic = mode == "semantic" and self._semantic_ready()
         h = ctx.headers
         namespace = h.get("x-portkey-cache-namespace", "")

@@ -114,11 +114,11 @@ class GuardrailsMiddleware:
     # ---------------------------------------------------------------- plan
 
     def _plan(self, ctx: RequestContext) -> Plan | None:
+        if self.skips(ctx):
+            return None
         cfg = ctx.config
         h_in = ctx.headers.get(INPUT_HEADER)
         h_out = ctx.headers.get(OUTPUT_HEADER)
-        if cfg is None and h_in is None and h_out is None:
-            return None
         plan = None
         if cfg is not None:
             if ctx.config_inline:  # the client's JSON: same text, same plan
@@ -242,7 +242,7 @@ class GuardrailsMiddleware:
     # ---------------------------------------------------------------- request path
 
     def skips(self, ctx: RequestContext) -> bool:
-        """No config and no guardrail headers: nothing can apply (``_plan`` returns None)."""
+        """No config and no guardrail headers: nothing can apply (and ``_plan`` is None)."""
         h = ctx.headers
         return ctx.config is None and INPUT_HEADER not in h and OUTPUT_HEADER not in h
 

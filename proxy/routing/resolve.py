@@ -120,11 +120,12 @@ def bind(target: Target, gw: Gateway) -> None:
     for (OpenAI organization / project) is refused beside it. The gateway's own cloud
     identity (``vertex_auth: adc``, ``aws_auth: chain``, ``aws_role_arn``, ...) is such a
     credential, and only settings may turn it on or shape it. A destination the client
-    chose must also pass the egress policy. Called when a target is resolved and again by
-    the terminal step, so no path to an upstream can skip it.
+    chose must also pass the egress policy. Called when a target is resolved; the terminal
+    step calls it for any target but the one routing bound (``ctx.bound_target``; targets
+    are frozen), so no path to an upstream can skip it.
     """
     held = target.settings_fields
-    # the ruled fields this target sets, in one pass (bind runs twice per request)
+    # the ruled fields this target sets, in one pass
     present = {f for f in _RULED_CORE if getattr(target, f)}
     if target.fields:
         present.update(k for k, v in target.fields.items() if v)
