@@ -55,28 +55,27 @@ class Bundle(NamedTuple):
     genai_ttft: Any
     genai_in: Any
     genai_out: Any
-    # gateway_tokens by (direction, estimated), and gateway_cost_usd by Metrics.COST
-    counters: LazyTallies
+    tokens: LazyTallies  # gateway_tokens by (direction, estimated "true" | "false")
+    cost: LazyTallies  # gateway_cost_usd, under the key ()
 
 
-class LazyTallies(dict[tuple[Any, ...], Any]):
-    """Tallies made on first use: a series appears in /metrics once it has counted."""
+class LazyTallies(dict[tuple[str, ...], Any]):
+    """One metric's tallies for a label set, by the labels that follow it, each made on
+    first use: a series appears in /metrics once it has counted."""
 
     __slots__ = ("_make",)
 
-    def __init__(self, make: Callable[[tuple[Any, ...]], Any]) -> None:
+    def __init__(self, make: Callable[[tuple[str, ...]], Any]) -> None:
         super().__init__()
         self._make = make
 
-    def __missing__(self, key: tuple[Any, ...]) -> Any:
+    def __missing__(self, key: tuple[str, ...]) -> Any:
         found = self[key] = self._make(key)
         return found
 
 
 class Metrics:
     """Every instrument of one gateway, in its own registry (tests run several gateways)."""
-
-    COST = ("cost",)  # the key of gateway_cost_usd in a Bundle's counters
 
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
@@ -242,15 +241,10 @@ class Metrics:
                 genai_ttft=self.tally(self.genai_ttft, *pm),
                 genai_in=self.tally(self.genai_tokens, *pm, "input"),
                 genai_out=self.tally(self.genai_tokens, *pm, "output"),
-                counters=LazyTallies(lambda key: self._counter(pm, key)),
+                tokens=LazyTallies(lambda more: self.tally(self.tokens, *pm, *more)),
+                cost=LazyTallies(lambda more: self.tally(self.cost, *pm, *more)),
             )
         return found
-
-    def _counter(self, pm: tuple[str, str], key: tuple[Any, ...]) -> Any:
-        if key == self.COST:
-            return self.tally(self.cost, *pm)
-        direction, estimated = key
-        return self.tally(self.tokens, *pm, direction, "true" if estimated else "false")
 
     def labels(self, provider: str | None, model: str | None) -> tuple[str, str]:
         """Bounded label values: past MAX_MODELS pairs, new models count as "other"."""

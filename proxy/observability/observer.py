@@ -187,12 +187,13 @@ class Observability:
                 if p is not None:
                     m.tally(m.cache_saved, provider, model).inc(cost_usd(p, usage))
         elif isinstance(usage, Usage):
-            b.counters["input", ctx.usage_estimated].inc(usage.prompt_tokens)
-            b.counters["output", ctx.usage_estimated].inc(usage.completion_tokens)
+            est = "true" if ctx.usage_estimated else "false"
+            b.tokens["input", est].inc(usage.prompt_tokens)
+            b.tokens["output", est].inc(usage.completion_tokens)
             b.genai_in.observe(usage.prompt_tokens)
             b.genai_out.observe(usage.completion_tokens)
         if ctx.cost:
-            b.counters[m.COST].inc(ctx.cost)
+            b.cost[()].inc(ctx.cost)
         if ctx.targets_tried:
             self._routing(m, ctx, provider)
         for name, verdict in ctx.guardrail_verdicts:  # labels bounded by the middleware
