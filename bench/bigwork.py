@@ -223,15 +223,8 @@ def main() -> None:
     args = ap.parse_args()
     os.sched_setaffinity(0, {int(c) for c in args.load_cpus.split(",")})  # the client
     RESULTS.mkdir(exist_ok=True)
-    mock_port, gw_port = procs.free_port(), procs.free_port()
-    mock_p = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
-        args.load_cpus,
-        RESULTS / "mock.log",
-    )
-    gw_cmd = [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", str(gw_port)]
-    gw_env = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "0"}
-    gw_p = procs.start(gw_cmd, args.gw_cpus, RESULTS / "gateway.log", env=gw_env)
+    mock_port, mock_p = procs.start_mock(args.load_cpus, RESULTS / "mock.log")
+    gw_port, gw_p = procs.start_gateway(args.gw_cpus, RESULTS / "gateway.log")
     try:
         procs.wait_port(mock_port)
         procs.wait_ready(f"http://127.0.0.1:{gw_port}/ready", gw_p)

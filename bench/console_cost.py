@@ -102,13 +102,8 @@ def main() -> None:
                     help="count instructions over N requests under callgrind instead")  # fmt: skip
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    mock_port = procs.free_port()
+    mock_port, mock = procs.start_mock(args.load_cpus, RESULTS / "mock.log")
     mock_url = f"http://127.0.0.1:{mock_port}"
-    mock = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
-        args.load_cpus,
-        RESULTS / "mock.log",
-    )
     try:
         procs.wait_port(mock_port)
         if args.instructions:

@@ -67,18 +67,13 @@ def main() -> None:
     ap.add_argument("--config", help="a settings file for our gateway (default: none)")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    mock_port = procs.free_port()
+    mock_port, mock = procs.start_mock(None, RESULTS / "mock.log")
     mock_url = f"http://127.0.0.1:{mock_port}"
-    mock = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
-        None,
-        RESULTS / "mock.log",
-    )
     ours = [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", "{port}"]
     if args.config:
         ours += ["--config", args.config]
     ceiling = [sys.executable, str(CEILING), "--host", "127.0.0.1", "--port", "{port}"]
-    env = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "0"}
+    env = procs.GATEWAY_ENV
     try:
         procs.wait_port(mock_port)
         for stream in (False, True):

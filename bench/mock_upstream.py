@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import json
 
-from bench.natives import PIECES, TEXT
+from bench.natives import PIECES, TEXT, http
 from bench.natives import answer as native_answer
 
 
@@ -74,21 +74,10 @@ def stream_body(events: int = 20) -> bytes:
     return b"".join(out) + b"data: [DONE]\n\n"
 
 
-def response(body: bytes, ctype: bytes) -> bytes:
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: "
-        + ctype
-        + b"\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\nConnection: keep-alive\r\n\r\n"
-        + body
-    )
-
-
-JSON_RESPONSE = response(completion_body(), b"application/json")
-SSE_RESPONSE = response(stream_body(), b"text/event-stream")
+JSON_RESPONSE = http(completion_body(), b"application/json")
+SSE_RESPONSE = http(stream_body(), b"text/event-stream")
 BIG_EVENTS = 2000
-BIG_SSE_RESPONSE = response(stream_body(BIG_EVENTS), b"text/event-stream")
+BIG_SSE_RESPONSE = http(stream_body(BIG_EVENTS), b"text/event-stream")
 
 
 class MockProtocol(asyncio.Protocol):

@@ -38,6 +38,24 @@ def start(
     )
 
 
+# the gateway as every benchmark runs it: JSON access lines, the console off
+GATEWAY_ENV = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "0"}
+
+
+def start_mock(cpus: str | None, log: Path, *extra: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """bench/mock_upstream.py on a free port: (port, process)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench.mock_upstream", "--port", str(port), *extra]
+    return port, start(cmd, cpus, log)
+
+
+def start_gateway(cpus: str | None, log: Path, *extra: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """``python -m proxy`` on a free loopback port (``extra``: more arguments)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", str(port), *extra]
+    return port, start(cmd, cpus, log, env=GATEWAY_ENV)
+
+
 def stop(p: subprocess.Popen[bytes]) -> None:
     if p.poll() is None:
         os.killpg(p.pid, signal.SIGTERM)

@@ -24,7 +24,6 @@ import os
 import re
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -128,17 +127,10 @@ async def send_exact(url: str, payload: bytes, headers: dict[str, str], n: int) 
 
 
 def measure_workers(args: argparse.Namespace, workers: int, results: Path) -> dict[str, Any]:
-    mock_port, gw_port = procs.free_port(), procs.free_port()
+    mock_port, mock = procs.start_mock(None, results / "mock.log")
+    log = results / f"gateway-w{workers}.log"
+    gw_port, gw = procs.start_gateway(None, log, "--workers", str(workers))
     mock_url, gw_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{gw_port}"
-    mock = procs.start(
-        [sys.executable, "-m", "bench.mock_upstream", "--port", str(mock_port)],
-        None,
-        results / "mock.log",
-    )
-    gw_cmd = [sys.executable, "-m", "proxy", "--host", "127.0.0.1", "--port", str(gw_port)]
-    gw_cmd += ["--workers", str(workers)]
-    env = {"GATEWAY_LOG_FORMAT": "json", "GATEWAY_CONSOLE": "0"}
-    gw = procs.start(gw_cmd, None, results / f"gateway-w{workers}.log", env=env)
     out: dict[str, Any] = {"workers": workers}
     try:
         procs.wait_port(mock_port)
