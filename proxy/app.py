@@ -22,6 +22,7 @@ from proxy.gateway import Gateway
 from proxy.hostpolicy import GuardedResolver
 from proxy.pipeline import shutdown_all, startup_all
 from proxy.providers import PROVIDERS
+from proxy.redact import redact, request_secrets
 from proxy.schema import encoder
 from proxy.settings import Settings
 from proxy.terminal import Terminal
@@ -67,7 +68,7 @@ def _method_not_allowed(allowed: list[str]) -> Handler:
 
     async def method_not_allowed(request: web.Request) -> web.StreamResponse:
         err = GatewayError(
-            f"method {request.method} not allowed on {request.path}",
+            _quoting(request, f"method {request.method} not allowed on {request.path}"),
             status=405,
             type="invalid_request_error",
         )
@@ -77,7 +78,14 @@ def _method_not_allowed(allowed: list[str]) -> Handler:
 
 
 async def _not_found(request: web.Request) -> web.StreamResponse:
-    return json_error(NotFound(f"no route for {request.method} {request.path}"))
+    return json_error(NotFound(_quoting(request, f"no route for {request.method} {request.path}")))
+
+
+def _quoting(request: web.Request, message: str) -> str:
+    """A message that quotes the request's path, without the request's own keys (T27):
+    these routes answer outside the front doors, whose errors the edge redacts."""
+    secrets = request_secrets(request.headers)
+    return redact(message, secrets) if secrets else message
 
 
 def create_app(settings: Settings) -> web.Application:

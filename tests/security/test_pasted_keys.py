@@ -10,6 +10,8 @@ access line.
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from typing import Any
 
 import httpx
@@ -102,3 +104,20 @@ def test_json_holds_finds_a_secret_as_json_writes_it() -> None:
     assert ESCAPED_KEY.encode() not in line  # escaped on the line
     assert json_holds(line, (ESCAPED_KEY,))
     assert not json_holds(msgspec.json.encode({"model": "gpt-4o"}), (ESCAPED_KEY,))
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_key_in_an_unknown_path_is_not_quoted_back(make_gateway, method: str) -> None:
+    """The 404 comes from a fallback route, outside the front doors: it quotes the path,
+    and the request's own key is redacted from it there too."""
+    gw = make_gateway()
+    # urllib, not httpx: httpx logs the URL it requests, key included, into the test's logs
+    req = urllib.request.Request(  # noqa: S310 - loopback
+        gw.url + f"/nope/{KEY}", headers={"authorization": f"Bearer {KEY}"}, method=method
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)  # noqa: S310 - loopback
+    assert info.value.code == 404
+    text = info.value.read().decode()
+    assert KEY not in text
+    assert json.loads(text)["error"]["message"] == f"no route for {method} /nope/***"
