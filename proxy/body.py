@@ -42,6 +42,7 @@ class RequestHead(msgspec.Struct, kw_only=True):
     model: str = ""
     stream: bool = False
     include_usage: bool = False  # stream_options.include_usage (or the wire's equivalent)
+    stream_options_sent: bool = False  # the client's body holds a stream_options key
     max_output: int | None = None  # the answer's token bound, when the client set one
 
 
@@ -168,9 +169,34 @@ class RequestBody:
             return self.raw
         return encoder.encode({**self.native_dict(), **self.patch, **overrides})
 
-    def passthrough_bytes(self, **overrides: Any) -> bytes:
-        """Chat bytes for an OpenAI-compatible upstream (raw when nothing changed)."""
+    def passthrough_bytes(self, overrides: dict[str, Any], ask_usage: bool = False) -> bytes:
+        """Chat bytes for an OpenAI-compatible upstream (raw when nothing changed).
+        ``ask_usage``: the upstream honours ``stream_options.include_usage`` and a stream
+        asks for it whatever the client said: the gateway bills and limits on the
+        provider's count, not an estimate (the chat door drops the usage event again for a
+        client that did not ask)."""
+        if ask_usage and self.head.stream and not self.head.include_usage:
+            if self.wire == "chat" and not (
+                self.patch or overrides or self.head.stream_options_sent
+            ):
+                return with_usage_option(self.raw)  # the common case: no re-encode
+            sent = self.as_dict().get("stream_options")
+            overrides = {**overrides}
+            overrides["stream_options"] = {
+                **(sent if isinstance(sent, dict) else {}),
+                "include_usage": True,
+            }
         found = self.native_bytes("chat", **overrides)
         if found is not None:
             return found
         return encoder.encode({**self.as_dict(), **overrides})
+
+
+_ASK_USAGE = b'"stream_options":{"include_usage":true},'
+
+
+def with_usage_option(raw: bytes) -> bytes:
+    """A chat body (a JSON object with members, without a ``stream_options`` key) with
+    ``stream_options.include_usage`` set: one member spliced in after the opening brace."""
+    at = raw.index(b"{") + 1  # only whitespace can come before it (the door checked)
+    return raw[:at] + _ASK_USAGE + raw[at:]

@@ -20,13 +20,14 @@ from tests.conftest import PROVIDER_KEY
 from tests.servers import ServerThread
 
 
-def event(content: str | None, usage: dict[str, int] | None = None) -> bytes:
+def event(content: str | None, usage: dict[str, int] | None = None, end: bool = False) -> bytes:
+    choice = {"index": 0, "delta": {"content": content}, "finish_reason": "stop" if end else None}
     body: dict[str, Any] = {
         "id": "c1",
         "object": "chat.completion.chunk",
         "created": 1,
         "model": "m",
-        "choices": [] if content is None else [{"index": 0, "delta": {"content": content}}],
+        "choices": [] if content is None else [choice],
     }
     if usage is not None:
         body["usage"] = usage
@@ -34,7 +35,7 @@ def event(content: str | None, usage: dict[str, int] | None = None) -> bytes:
 
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
-EVENTS = [event("a"), event("b"), event("c"), event(None, USAGE)]
+EVENTS = [event("a"), event("b"), event("c", end=True), event(None, USAGE)]
 
 
 class Scripted:
@@ -42,6 +43,7 @@ class Scripted:
 
     def __init__(self) -> None:
         self.pieces: list[bytes] = []
+        self.bodies: list[dict[str, Any]] = []
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -49,7 +51,7 @@ class Scripted:
         return app
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
-        await request.read()
+        self.bodies.append(await request.json())
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
         for piece in self.pieces:
@@ -64,15 +66,20 @@ def scripted():
         yield s, server
 
 
-def stream(gw, server) -> httpx.Response:
+def stream(gw, server, usage: bool = True, provider: str = "openai") -> httpx.Response:
+    """A chat stream; ``usage``: the client asks for the usage event itself."""
+    body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    body["stream"] = True
+    if usage:
+        body["stream_options"] = {"include_usage": True}
     return httpx.post(
         gw.url + "/v1/chat/completions",
         headers={
             "authorization": f"Bearer {PROVIDER_KEY}",
-            "x-portkey-provider": "openai",
+            "x-portkey-provider": provider,
             "x-portkey-custom-host": server.url + "/v1",
         },
-        json={"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True},
+        json=body,
         timeout=10,
     )
 
@@ -90,6 +97,70 @@ def test_events_reach_the_client_byte_for_byte(make_gateway, scripted, logs, pie
     assert r.content == b"".join(EVENTS) + b"data: [DONE]\n\n"
     (line,) = [x for x in logs() if x.get("event") == "request"]
     assert line["completion_tokens"] == 3 and "usage_estimated" not in line
+
+
+@pytest.mark.parametrize("piece", [1, 7, 64, 100_000])
+def test_the_gateway_asks_for_usage_and_keeps_it_from_a_client_that_did_not(
+    make_gateway, scripted, logs, piece
+) -> None:
+    """OpenAI streams no usage unless asked: the gateway asks (it bills and limits on the
+    provider's count, not an estimate), reads the usage event and leaves it out of what
+    the client gets, which is every other byte as it came."""
+    s, server = scripted
+    s.pieces = split_every(b"".join(EVENTS) + b"data: [DONE]\n\n", piece)
+    r = stream(make_gateway(), server, usage=False)
+    assert r.status_code == 200
+    assert r.content == b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"
+    assert s.bodies[-1]["stream_options"] == {"include_usage": True}
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["completion_tokens"] == 3 and "usage_estimated" not in line
+
+
+def test_a_client_stream_option_is_kept_beside_the_usage_ask(make_gateway, scripted) -> None:
+    """A body that already holds stream_options (here an explicit ``include_usage:
+    false`` and another option) is re-encoded with the ask, never given a duplicate key;
+    the client still gets no usage event."""
+    s, server = scripted
+    s.pieces = [b"".join(EVENTS) + b"data: [DONE]\n\n"]
+    r = httpx.post(
+        make_gateway().url + "/v1/chat/completions",
+        headers={
+            "authorization": f"Bearer {PROVIDER_KEY}",
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": server.url + "/v1",
+        },
+        content=b' {"stream_options": {"include_usage": false, "include_obfuscation": false},'
+        b' "model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true}',
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.content == b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"
+    assert s.bodies[-1]["stream_options"] == {"include_usage": True, "include_obfuscation": False}
+
+
+def test_a_provider_that_does_not_document_the_option_gets_the_body_as_sent(
+    make_gateway, scripted, logs
+) -> None:
+    """Not every OpenAI-compatible server takes stream_options: those not known to are
+    sent the client's bytes untouched, and the text is counted for an estimate."""
+    s, server = scripted
+    s.pieces = [b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"]
+    r = stream(make_gateway(), server, usage=False, provider="openai-compatible")
+    assert r.status_code == 200 and r.content == b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"
+    assert "stream_options" not in s.bodies[-1]
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["usage_estimated"] is True and line["completion_tokens"] == 1  # "abc"
+
+
+def test_a_provider_that_ignores_the_ask_is_estimated_per_event(
+    make_gateway, scripted, logs
+) -> None:
+    """Asked for usage, a server that sends none anyway is estimated at a token an event."""
+    s, server = scripted
+    s.pieces = [b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"]
+    r = stream(make_gateway(), server, usage=False)
+    assert r.status_code == 200 and r.content == b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"
+    (line,) = [x for x in logs() if x.get("event") == "request"]
+    assert line["usage_estimated"] is True and line["completion_tokens"] == 3
 
 
 @pytest.mark.parametrize(
@@ -148,7 +219,7 @@ class CountEvents:
         return reply.wrap(count)
 
 
-def test_a_middleware_that_reads_events_gets_one_chunk_each(make_gateway, scripted) -> None:
+def test_a_middleware_that_reads_events_gets_one_chunk_each(make_gateway, scripted, logs) -> None:
     s, server = scripted
     s.pieces = [b"".join(EVENTS) + b"data: [DONE]\n\n"]
     chain = [
@@ -158,13 +229,35 @@ def test_a_middleware_that_reads_events_gets_one_chunk_each(make_gateway, script
     before = CountEvents.seen
     r = stream(make_gateway({"middleware": chain}), server)
     assert r.status_code == 200 and CountEvents.seen - before == 4
+    # event by event too, the usage event the client did not ask for stays out: read by
+    # the relay, its count rides on the last chunk (which the log line reads)
+    chain.insert(0, {"class": "middleware.logging:LoggingMiddleware"})
+    r = stream(make_gateway({"middleware": chain}), server, usage=False)
+    assert r.content == b"".join(EVENTS[:-1]) + b"data: [DONE]\n\n"
+    assert CountEvents.seen - before == 7
+    (line,) = [x for x in logs() if x.get("event") == "request"][-1:]
+    assert line["completion_tokens"] == 3 and "usage_estimated" not in line
+
+
+@pytest.mark.parametrize("cr", [False, True])
+def test_the_usage_event_is_dropped_on_the_grammar_path_too(make_gateway, scripted, cr) -> None:
+    """CR line ends send the scan to the full SSE grammar: same answer, without the
+    usage event the client did not ask for, and a usage event in the middle of a read
+    (the events around it) is dropped alone."""
+    s, server = scripted
+    wire = EVENTS[0] + EVENTS[3] + EVENTS[1] + b"data: [DONE]\n\n"
+    s.pieces = [wire.replace(b"\n", b"\r\n") if cr else wire]
+    r = stream(make_gateway(), server, usage=False)
+    data = [ln for ln in r.text.splitlines() if ln.startswith("data: ")]
+    assert [json.loads(d[6:])["choices"][0]["delta"]["content"] for d in data[:-1]] == ["a", "b"]
+    assert data[-1] == "data: [DONE]" and "usage" not in r.text
 
 
 def test_the_reader_frames_whole_events_per_read() -> None:
     """The unit the relay uses: one framed chunk per read, usage read off the bytes."""
     from proxy.providers import get_adapter
 
-    reader = get_adapter("openai").framed_stream()  # type: ignore[attr-defined]
+    reader = get_adapter("openai").framed_stream(True)  # type: ignore[attr-defined]
     out: list[Any] = []
     wire = b"".join(EVENTS) + b"data: [DONE]\n\n"
     reader.feed(wire[:50], out)  # no event complete yet
@@ -192,7 +285,7 @@ def test_the_one_pass_check_leaves_odd_blocks_to_the_event_loop(bad: bytes) -> N
     from proxy.errors import UpstreamInvalid
     from proxy.providers import get_adapter
 
-    reader = get_adapter("openai").framed_stream()  # type: ignore[attr-defined]
+    reader = get_adapter("openai").framed_stream(True)  # type: ignore[attr-defined]
     out: list[Any] = []
     wire = EVENTS[0] + bad + EVENTS[1] + b"data: [DONE]\n\n"
     raised = False

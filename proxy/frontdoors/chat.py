@@ -34,7 +34,7 @@ class ChatHead(msgspec.Struct):
     model: str
     messages: list[msgspec.Raw]
     stream: bool | None = False
-    stream_options: _StreamOptions | None = None
+    stream_options: _StreamOptions | msgspec.UnsetType | None = msgspec.UNSET
     max_tokens: int | None = None
     max_completion_tokens: int | None = None
 
@@ -58,7 +58,8 @@ def decode_chat(raw: bytes) -> RequestBody:
     head = RequestHead(
         model=h.model,
         stream=bool(h.stream),
-        include_usage=bool(so is not None and so.include_usage),
+        include_usage=isinstance(so, _StreamOptions) and bool(so.include_usage),
+        stream_options_sent=so is not msgspec.UNSET,
         max_output=h.max_completion_tokens if h.max_completion_tokens is not None else h.max_tokens,
     )
     return RequestBody(raw, head)

@@ -80,7 +80,7 @@ class AzureOpenAIAdapter(OpenAICompatAdapter):
         return UpstreamRequest(
             url=self.api_url(target, model, "chat/completions"),
             headers=headers,
-            body=body.passthrough_bytes(**overrides),
+            body=body.passthrough_bytes(overrides),
             stream=body.head.stream,
         )
 

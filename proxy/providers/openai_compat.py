@@ -39,14 +39,16 @@ class CompatRow(msgspec.Struct, frozen=True, kw_only=True):
     auth: AuthStyle = "bearer"
     key_required: bool = True
     path: str = "/chat/completions"
+    # documents stream_options.include_usage: a stream is asked for its usage event
+    asks_usage: bool = False
 
 
 ROWS: tuple[CompatRow, ...] = (
-    CompatRow(name="openai", base_url="https://api.openai.com/v1"),
-    CompatRow(name="groq", base_url="https://api.groq.com/openai/v1"),
+    CompatRow(name="openai", base_url="https://api.openai.com/v1", asks_usage=True),
+    CompatRow(name="groq", base_url="https://api.groq.com/openai/v1", asks_usage=True),
     CompatRow(name="mistral-ai", base_url="https://api.mistral.ai/v1"),
-    CompatRow(name="together-ai", base_url="https://api.together.xyz/v1"),
-    CompatRow(name="deepseek", base_url="https://api.deepseek.com/v1"),
+    CompatRow(name="together-ai", base_url="https://api.together.xyz/v1", asks_usage=True),
+    CompatRow(name="deepseek", base_url="https://api.deepseek.com/v1", asks_usage=True),
     CompatRow(name="fireworks-ai", base_url="https://api.fireworks.ai/inference/v1"),
     CompatRow(name="openrouter", base_url="https://openrouter.ai/api/v1"),
     CompatRow(name="perplexity-ai", base_url="https://api.perplexity.ai"),
@@ -55,7 +57,7 @@ ROWS: tuple[CompatRow, ...] = (
     CompatRow(name="sambanova", base_url="https://api.sambanova.ai/v1"),
     CompatRow(name="ollama", base_url="http://localhost:11434/v1", key_required=False),
     CompatRow(name="lm-studio", base_url="http://localhost:1234/v1", key_required=False),
-    CompatRow(name="vllm", base_url=None, key_required=False),
+    CompatRow(name="vllm", base_url=None, key_required=False, asks_usage=True),
     CompatRow(name="openai-compatible", base_url=None, key_required=False),
 )
 
@@ -96,28 +98,52 @@ def checked_answer(raw: bytes, provider: str) -> Completion:
     return Completion(raw=raw, usage=shape.usage)
 
 
+class _Finish(msgspec.Struct, gc=False):
+    finish_reason: str | None = None
+
+
+class _EndShape(msgspec.Struct, gc=False):
+    """An event as the usage-dropping relay reads it: is it the usage event, or the end?"""
+
+    usage: Usage | None = None
+    error: Any = None
+    choices: list[_Finish] = msgspec.field(default_factory=list)
+
+
+_end_decoder = msgspec.json.Decoder(_EndShape)
+
+
 class PassthroughStream:
     """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk.
 
     OpenAI ends every stream with ``data: [DONE]``; a stream that stops without it was cut
     off, and saying so beats handing the client a silently truncated answer.
+
+    ``drop_usage``: the gateway asked for the usage event, the client did not. The event is
+    read, not relayed: its count rides on the chunk that ended the answer (the one with a
+    ``finish_reason``, held until the next event shows whether usage follows; or, should
+    the usage come before any end, on the next chunk), so every middleware sees the stream
+    the client asked for, and still the provider's count.
     """
 
-    __slots__ = ("_done", "_provider")
+    __slots__ = ("_done", "_drop", "_held", "_provider", "_usage")
 
-    def __init__(self, provider: str) -> None:
+    def __init__(self, provider: str, drop_usage: bool = False) -> None:
         self._provider = provider
+        self._drop = drop_usage
         self._done = False
+        self._held: Chunk | None = None  # the finish chunk, while usage may still come
+        self._usage: Usage | None = None  # a usage event that came before any end
 
     def feed(self, event: SSEEvent) -> list[Chunk]:
         data = event.data
         if data == b"[DONE]":
             self._done = True
-            return []
+            return self._release()
         if not data:
             return []
         try:
-            shape = _event_decoder.decode(data)
+            shape = (_end_decoder if self._drop else _event_decoder).decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(
                 f"{self._provider} sent a stream event that is not a chunk ({exc})",
@@ -125,7 +151,29 @@ class PassthroughStream:
             ) from None
         if event.event == "error" or shape.error is not None:
             raise stream_error(self._provider, data)
-        return [Chunk(raw=data, usage=shape.usage)]
+        chunk = Chunk(raw=data, usage=shape.usage)
+        if not isinstance(shape, _EndShape):
+            return [chunk]
+        if shape.usage is not None and not shape.choices:  # the usage event
+            if self._held is None:  # none ended yet: the next chunk carries the count
+                self._usage = shape.usage
+                return []
+            held, self._held = self._held, None
+            held.set_usage(shape.usage)
+            return [held]
+        if self._usage is not None and shape.usage is None:
+            chunk.set_usage(self._usage)
+            self._usage = None
+        out = self._release()
+        if any(c.finish_reason for c in shape.choices):
+            self._held = chunk
+        else:
+            out.append(chunk)
+        return out
+
+    def _release(self) -> list[Chunk]:
+        held, self._held = self._held, None
+        return [held] if held is not None else []
 
     def finish(self) -> list[Chunk]:
         if not self._done:
@@ -134,7 +182,7 @@ class PassthroughStream:
                 status=502,
                 code="upstream_stream_truncated",
             )
-        return []
+        return self._release()
 
 
 def stream_error(provider: str, data: bytes) -> GatewayError:
@@ -197,7 +245,7 @@ class OpenAICompatAdapter:
         return UpstreamRequest(
             url=self.base_url(target) + self.row.path,
             headers=headers,
-            body=body.passthrough_bytes(**overrides),
+            body=body.passthrough_bytes(overrides, self.row.asks_usage),
             stream=body.head.stream,
         )
 
@@ -210,11 +258,15 @@ class OpenAICompatAdapter:
         return openai_style_error(status, headers, raw, self.name)
 
     def stream_translator(self, model: str, include_usage: bool) -> PassthroughStream:
-        return PassthroughStream(self.name)
+        return PassthroughStream(self.name, self.row.asks_usage and not include_usage)
 
-    def framed_stream(self) -> FramedStream:
-        """The scanning reader for a stream nobody reads event by event (openai_stream.py)."""
-        return FramedStream(self.name, PassthroughStream(self.name))
+    def framed_stream(self, include_usage: bool) -> FramedStream:
+        """The scanning reader for a stream nobody reads event by event (openai_stream.py).
+        A row that asks for the usage event gets the provider's count: the scan need not
+        count the text for an estimate, and drops the event when the client did not ask."""
+        asks = self.row.asks_usage
+        drop = asks and not include_usage
+        return FramedStream(self.name, PassthroughStream(self.name, drop), not asks, drop)
 
     def models_request(self, target: Target) -> UpstreamRequest:
         """``GET .../models`` beside the chat URL, with the same auth."""

@@ -10,6 +10,11 @@ needs: each event is checked to be a JSON object in one msgspec pass that also r
 ends it (the front door writes its own), and a stream cut off before it is an error.
 Anything unusual (CR line ends, comments, named or multi-line events) falls back, for the
 rest of the stream, to the event-by-event path, which knows the whole SSE grammar.
+
+Where the gateway asked the provider for its usage event (``asks_usage`` rows), the scan
+reads nothing of ``choices``: the count comes from the provider, and the text is not
+counted for an estimate (a provider that ignores the option is estimated at one token per
+event). The usage event is dropped from the relay when the client did not ask for it.
 """
 
 from __future__ import annotations
@@ -54,6 +59,22 @@ class _EventShape(msgspec.Struct, gc=False):
     choices: list[_Choice] = msgspec.field(default_factory=list)
 
 
+class _EventHead(msgspec.Struct, gc=False):
+    """What the gateway reads of an event when the provider reports usage: the rest,
+    ``choices`` included, is only checked to be JSON (skipped, never built)."""
+
+    usage: Usage | None = None
+    error: Any = None
+
+
+class _Choices(msgspec.Struct, gc=False):
+    choices: list[msgspec.Raw] = msgspec.field(default_factory=list)
+
+
+# a provider asked for usage that reports none: one token per event (four characters)
+CHARS_PER_EVENT = 4
+
+
 def text_chars(shapes: list[_EventShape]) -> int:
     n = 0
     for shape in shapes:
@@ -78,19 +99,39 @@ def _other_chars(d: _Delta) -> int:
 
 _event = msgspec.json.Decoder(_EventShape)
 _events = msgspec.json.Decoder(list[_EventShape])
+_head = msgspec.json.Decoder(_EventHead)
+_heads = msgspec.json.Decoder(list[_EventHead])
+_choices = msgspec.json.Decoder(_Choices)
+
+
+def usage_only(payload: bytes) -> bool:
+    """The usage event OpenAI sends last when asked: ``choices`` is empty."""
+    try:
+        return not _choices.decode(payload).choices
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False  # checked already; a payload that fails here is relayed as it is
+
+
 _DONE = b"data: [DONE]\n\n"
 _SEP = b"\n\ndata: "
 
 
 class FramedStream:
     """The relay's reader for a fast stream: ``feed(bytes, out)`` appends the chunks of a
-    read to ``out`` (what came before an error stays there), ``finish(out)`` at the end."""
+    read to ``out`` (what came before an error stays there), ``finish(out)`` at the end.
+    ``count_text``: count the text for an estimate (the provider was not asked for usage);
+    ``drop_usage``: leave the usage event out of the relay (the gateway asked, not the
+    client)."""
 
-    __slots__ = ("_done", "_events", "_provider", "_sse", "_tail")
+    __slots__ = ("_count", "_done", "_drop", "_events", "_provider", "_sse", "_tail")
 
-    def __init__(self, provider: str, events: Any) -> None:
+    def __init__(
+        self, provider: str, events: Any, count_text: bool = True, drop_usage: bool = False
+    ) -> None:
         self._provider = provider
         self._events = events  # the event-by-event translator, for the fallback
+        self._count = count_text
+        self._drop = drop_usage
         self._sse: SSEDecoder | None = None  # set once the stream needs the full grammar
         self._tail = b""
         self._done = False
@@ -112,7 +153,8 @@ class FramedStream:
         if not self._done and self._plain(block, out):
             return
         usage: Usage | None = None
-        shapes: list[_EventShape] = []
+        shapes: list[Any] = []
+        start = 0  # where the events not yet handed out begin
         cut = len(block)
         pos = 0
         for ev in block[:-2].split(b"\n\n"):
@@ -123,7 +165,7 @@ class FramedStream:
             if not ev.startswith(b"data:") or b"\n" in ev:
                 if not ev:
                     continue
-                self._framed(block[:at], usage, out, text_chars(shapes))
+                self._framed(block[start:at], usage, out, self._chars(shapes))
                 self._fallback(block[at:] + self._tail, out)
                 return
             payload = ev[6:] if ev[5:6] == b" " else ev[5:]
@@ -136,12 +178,15 @@ class FramedStream:
             try:
                 shape = self._check(payload)
             except Exception:  # the events before it still go out
-                self._framed(block[:at], usage, out, text_chars(shapes))
+                self._framed(block[start:at], usage, out, self._chars(shapes))
                 raise
             shapes.append(shape)
             if shape.usage is not None:
                 usage = shape.usage
-        self._framed(block[:cut], usage, out, text_chars(shapes))
+                if self._drop and usage_only(payload):  # read, not relayed
+                    self._framed(block[start:at], usage, out, self._chars(shapes[:-1]))
+                    usage, shapes, start = None, [], pos
+        self._framed(block[start:cut], usage, out, self._chars(shapes))
 
     def _plain(self, block: bytes, out: list[Chunk]) -> bool:
         """The common case in a few C calls: only one-line ``data: {...}`` events (and a
@@ -165,7 +210,7 @@ class FramedStream:
             return False
         try:
             # an event of its own that is [DONE], or empty, fails here too
-            shapes = _events.decode(b"[" + joined + b"]")
+            shapes: list[Any] = (_events if self._count else _heads).decode(b"[" + joined + b"]")
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             self._done = False
             return False  # the loop finds the bad event and relays the ones before it
@@ -179,8 +224,16 @@ class FramedStream:
                 return False
             if shape.usage is not None:
                 usage = shape.usage
-        self._framed(body, usage, out, text_chars(shapes))
+        if usage is not None and self._drop:
+            pairs = zip(payloads, shapes, strict=True)
+            kept = [p for p, sh in pairs if sh.usage is None or not usage_only(p)]
+            if len(kept) < len(payloads):
+                body = b"".join([b"data: " + p + b"\n\n" for p in kept])
+        self._framed(body, usage, out, self._chars(shapes))
         return True
+
+    def _chars(self, shapes: list[Any]) -> int:
+        return text_chars(shapes) if self._count else CHARS_PER_EVENT * len(shapes)
 
     def finish(self, out: list[Chunk]) -> None:
         if self._sse is None and self._tail.strip():  # a last event without its blank line
@@ -192,9 +245,9 @@ class FramedStream:
         elif not self._done:
             self._events.finish()  # raises: the stream ended before [DONE]
 
-    def _check(self, payload: bytes) -> _EventShape:
+    def _check(self, payload: bytes) -> _EventShape | _EventHead:
         try:
-            shape = _event.decode(payload)
+            shape = (_event if self._count else _head).decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(
                 f"{self._provider} sent a stream event that is not a chunk ({exc})",
@@ -207,7 +260,7 @@ class FramedStream:
         return shape
 
     def _framed(self, block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
-        if block:
+        if block or usage is not None:  # a dropped usage event's count still goes on
             out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars, final=self._done))
 
     def _keep(self, buf: bytes) -> None:

@@ -150,7 +150,7 @@ class Relay:
                 # getattr, not isinstance on a runtime Protocol: that costs microseconds
                 scan = getattr(adapter, "framed_stream", None) if framed else None
                 if scan is not None and not ctx.reads_reply:
-                    reader = scan()
+                    reader = scan(_include_usage(ctx))
                 else:
                     translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
                     reader = EventReader(FRAMINGS[up.framing](), translator)

@@ -84,7 +84,9 @@ def test_file_sink_writes_one_record_per_request(make_gateway, mock_openai, tmp_
     assert first["usage"]["prompt_tokens"] == 2 and first["cost_usd"] > 0
     assert first["metadata"] == {"team": "a"} and first["ts"].endswith("+00:00")
     assert 0 <= first["overhead_ms"] < first["latency_ms"]
-    assert second["stream"] is True and second["usage_estimated"] is True
+    # the gateway asked the provider for the stream's usage: counted, not estimated
+    assert second["stream"] is True and second["usage_estimated"] is False
+    assert second["usage"]["completion_tokens"] == 3
     assert second["ttfb_ms"] > 0 and second["overhead_ms"] >= 0
     text = path.read_text()
     assert "hello there" not in text and PROVIDER_KEY not in text  # no bodies unless enabled

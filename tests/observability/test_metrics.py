@@ -58,16 +58,15 @@ def test_series_and_values_after_real_requests(make_gateway, mock_openai, logs) 
     assert value(m, "gateway_requests_total", **ok) == 4
     assert value(m, "gateway_requests_total", **ok, stream="true") == 2
     assert value(m, "gateway_requests_total", model="error-429", status="429") == 1
-    # mock usage: 2 prompt words, 3 answer words ("echo: hello there") per reported request
+    # mock usage: 2 prompt words, 3 answer words ("echo: hello there") per request; the
+    # stream whose client did not ask for usage too (the gateway asked OpenAI for it)
     reported = {"provider": "openai", "model": MODEL, "estimated": "false"}
-    assert value(m, "gateway_tokens_total", **reported, direction="input") == 6
-    assert value(m, "gateway_tokens_total", **reported, direction="output") == 9
-    # the stream without a usage event: estimated, ~4 chars a token plus chat formatting
+    assert value(m, "gateway_tokens_total", **reported, direction="input") == 8
+    assert value(m, "gateway_tokens_total", **reported, direction="output") == 12
     est = {"provider": "openai", "model": MODEL, "estimated": "true"}
-    assert value(m, "gateway_tokens_total", **est, direction="input") == 3 + 3 + 3
-    assert value(m, "gateway_tokens_total", **est, direction="output") == 4  # 17 chars
+    assert value(m, "gateway_tokens_total", **est) == 0
     # gpt-4o-mini: $0.15 in, $0.60 out per million tokens
-    expected = (6 * 0.15 + 9 * 0.60 + 9 * 0.15 + 4 * 0.60) / 1e6
+    expected = (8 * 0.15 + 12 * 0.60) / 1e6
     assert value(m, "gateway_cost_usd_total", model=MODEL) == pytest.approx(expected)
     assert value(m, "gateway_in_flight_requests") == 0
     assert value(m, "gateway_in_flight_streams") == 0
@@ -81,7 +80,7 @@ def test_series_and_values_after_real_requests(make_gateway, mock_openai, logs) 
     # the OpenTelemetry GenAI instruments, under their Prometheus names
     genai = {"gen_ai_system": "openai", "gen_ai_request_model": MODEL}
     assert value(m, "gen_ai_client_token_usage_count", **genai, gen_ai_token_type="input") == 4
-    assert value(m, "gen_ai_client_token_usage_sum", **genai, gen_ai_token_type="output") == 13
+    assert value(m, "gen_ai_client_token_usage_sum", **genai, gen_ai_token_type="output") == 12
     assert value(m, "gen_ai_client_operation_duration_seconds_count", **genai) == 4
     assert value(m, "gen_ai_server_time_to_first_token_seconds_count", **genai) == 2
     assert value(m, "gen_ai_client_operation_duration_seconds_count", error_type="mock_error")
@@ -90,8 +89,7 @@ def test_series_and_values_after_real_requests(make_gateway, mock_openai, logs) 
     assert len(lines) == 5
     costs = [line.get("cost_usd") for line in lines]
     assert costs[:2] == [pytest.approx((2 * 0.15 + 3 * 0.60) / 1e6)] * 2
-    assert lines[3]["usage_estimated"] is True
-    assert lines[3]["completion_tokens"] == 4
+    assert "usage_estimated" not in lines[3] and lines[3]["completion_tokens"] == 3
     assert "usage_estimated" not in lines[2]
     assert "cost_usd" not in lines[4]  # error-429: no usage, no cost
     for line in lines:
@@ -193,3 +191,17 @@ def test_cache_hit_costs_nothing_and_counts_the_saving(make_gateway, mock_openai
     lines = access_lines(logs())
     assert [x["cache_status"] for x in lines] == ["MISS", "HIT"]
     assert lines[1]["cost_usd"] == 0.0
+
+
+def test_a_stream_without_reported_usage_is_estimated(make_gateway, mock_openai) -> None:
+    """A provider not known to take stream_options is not asked for usage: its stream's
+    tokens are estimated (~4 chars a token plus chat formatting) and labelled so."""
+    _, upstream = mock_openai
+    gw = make_gateway({"middleware": chain()})
+    client = openai_client(gw, upstream, x_portkey_provider="openai-compatible")
+    with client.chat.completions.create(model=MODEL, messages=HELLO, stream=True) as s:
+        assert [c for c in s]
+    m = scrape(gw.url)
+    est = {"provider": "openai-compatible", "model": MODEL, "estimated": "true"}
+    assert value(m, "gateway_tokens_total", **est, direction="input") == 3 + 3 + 3
+    assert value(m, "gateway_tokens_total", **est, direction="output") == 4  # 17 chars

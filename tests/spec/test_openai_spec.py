@@ -125,6 +125,16 @@ def check_answer(r: httpx.Response, op: dict[str, Any], sent: tuple[int, Any]) -
     assert body == payload
 
 
+def _asks_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _usage_event(event: Any) -> bool:
+    """OpenAI's last event when usage is asked for: usage, and no choices."""
+    return isinstance(event, dict) and event.get("usage") is not None and event.get("choices") == []
+
+
 def _routable(body: dict[str, Any]) -> bool:
     """``model: "@slug/model"`` is the gateway's contract (a provider from settings), so a
     generated model of that form is not sent: it would route, not pass through."""
@@ -146,6 +156,14 @@ def test_spec_requests_reach_the_upstream_unchanged(env: Env, op_id: str, data: 
     raw = json.dumps(body).encode()
     r = env.http.post("/v1" + op["path"], content=raw, headers=env.headers())
     assert env.mock.invalid == [], f"the upstream got an invalid request: {env.mock.invalid}"
+    client_asked = _asks_usage(body)
+    if op_id == "createChatCompletion" and stream and not client_asked:
+        # the gateway asks OpenAI for the usage event itself, and keeps it from the client
+        options = body.get("stream_options")
+        options = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+        body = {**body, "stream_options": options}
+        if sent[0] == 200:
+            sent = (200, [e for e in sent[1] if not _usage_event(e)])
     assert env.mock.received == [body], f"refused or changed: {r.status_code} {r.text[:500]}"
     check_answer(r, op, sent)
     RUN[op_id] += 1
