@@ -199,7 +199,7 @@ class AuthMiddleware:
             if not started:
                 lease.settle(0, 0)  # the upstream sent nothing: nothing was produced
                 return
-            usage, _ = counter.result_for(ctx.body)
+            usage, _ = counter.result_for(ctx)
             lease.settle(*self.pricer.actual(ctx, usage))
         finally:
             lease.settle(lease.ask.tokens, lease.ask.micros)  # only if the above raised

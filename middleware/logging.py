@@ -87,8 +87,9 @@ class LoggingMiddleware:
     ) -> None:
         ctx.status = status
         ctx.error = error
-        if usage is None and isinstance(ctx.usage, Usage):
-            usage = ctx.usage  # settled (or estimated, for a stream) by observability
+        if usage is None:  # settled (or estimated, for a stream) by observability, or read
+            # by the relay from a usage event the client did not ask for
+            usage = ctx.usage if isinstance(ctx.usage, Usage) else ctx.upstream_usage
         latency = ctx.elapsed_ms()
         fields: dict[str, Any] = {
             "request_id": ctx.request_id,

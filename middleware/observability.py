@@ -113,8 +113,9 @@ class ObservabilityMiddleware:
             if obs is not None and obs.metrics is not None:
                 obs.metrics.streams_now.dec()
             usage: Usage | None = None
-            if error is None or counter.reported is not None or counter.chars:
-                usage, ctx.usage_estimated = counter.result_for(ctx.body)
+            reported = counter.reported is not None or ctx.upstream_usage is not None
+            if error is None or reported or counter.chars:
+                usage, ctx.usage_estimated = counter.result_for(ctx)
             text = "".join(counter.text) if self.bodies or self.answers else None
             if self.bodies:
                 ctx.state["bodies"]["response_text"] = text

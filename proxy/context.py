@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from proxy.body import RequestBody, RequestHead
-from proxy.schema import ChatRequest
+from proxy.schema import ChatRequest, Usage
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -85,6 +85,7 @@ class RequestContext:
         "trail",
         "ttfb",
         "upstream_ms",
+        "upstream_usage",
         "usage",
         "usage_estimated",
     )
@@ -131,6 +132,9 @@ class RequestContext:
         self.upstream_ms: float = 0.0
         self.usage: Any = None
         self.usage_estimated = False  # usage counted by the gateway, not reported upstream
+        # a stream's usage event the relay read and did not relay (the gateway asked the
+        # provider for it, the client did not): what stream accounting settles on
+        self.upstream_usage: Usage | None = None
         self.cost: float | None = None  # USD, from the price table
         self.overhead_ms: float | None = None  # gateway time, less upstream (x-gateway-overhead-ms)
         self.trace_headers: dict[str, str] | None = None  # traceparent for the upstream call

@@ -97,11 +97,6 @@ class _Lazy(Generic[S]):
         self._usage = False
         self.wire = "chat"
 
-    def set_usage(self, usage: Usage) -> None:
-        """The usage this message stands for, when it came in another message (a usage
-        event the relay read and left out: providers/openai_compat.py)."""
-        self._usage = usage
-
     def usage(self) -> Usage | None:
         """The usage this message carries (read once: logging, metrics and cost all ask)."""
         if self._usage is not False:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.body import with_usage_option
 from proxy.frontdoors.chat import decode_chat
+from tests.observability.helpers import scrape, value
+from tests.servers import ServerThread
+from tests.test_fast_stream import EVENTS, Scripted, event, stream
 
 _HEAD = ("stream_options", "model", "messages", "stream", "max_tokens", "max_completion_tokens")
 _values = st.recursive(
@@ -60,3 +64,85 @@ def test_a_body_that_names_stream_options_is_marked_so_it_is_never_spliced() -> 
     raw = b'{"model": "m", "messages": [{"role": "user"}], "stream": true}'
     assert not decode_chat(raw).head.stream_options_sent
     assert decode_chat(raw).passthrough_bytes({}, ask_usage=False) == raw  # not asked: as sent
+
+
+# ---------------------------------------------------------------- the relay, end to end
+
+
+@pytest.fixture
+def scripted() -> Any:
+    s = Scripted()
+    with ServerThread(s.app) as server:
+        yield s, server
+
+
+USAGE2 = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
+NULL_CHOICES = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":null,"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}\n\n'
+)
+A, B, END, USE = EVENTS  # "a", "b", "c" with finish_reason stop, the usage event
+DONE = b"data: [DONE]\n\n"
+# (upstream bytes, what the client must get, the completion tokens the gateway settles on)
+STREAMS = {
+    "usual": (A + B + END + USE + DONE, A + B + END, 3),
+    "usage first": (A + USE + B + END + DONE, A + B + END, 3),
+    "no finish": (A + B + USE + DONE, A + B, 3),
+    "twice": (A + event(None, USAGE2) + END + USE + DONE, A + END, 3),
+    "null choices": (A + END + NULL_CHOICES + DONE, A + END, 3),
+    # a comment sends the fast scan to the full SSE grammar, mid-stream
+    "comment, then usage": (A + END + b": keep-alive\n\n" + USE + DONE, A + END, 3),
+    "CR line ends": ((A + END + USE + DONE).replace(b"\n", b"\r\n"), A + END, 3),
+}
+
+
+def _chain(*extra: str) -> list[dict[str, str]]:
+    names = [
+        "middleware.logging:LoggingMiddleware",
+        "middleware.observability:ObservabilityMiddleware",
+        *extra,
+        "middleware.router:RouterMiddleware",
+    ]
+    return [{"class": n} for n in names]
+
+
+@pytest.mark.parametrize("name", list(STREAMS))
+@pytest.mark.parametrize("reads", [False, True], ids=["fast", "event by event"])
+def test_the_usage_event_is_read_not_relayed_on_every_path(
+    make_gateway: Any, scripted: Any, logs: Any, name: str, reads: bool
+) -> None:
+    """Whatever order and framing a provider sends it in, and whether a middleware reads
+    the events (so the relay goes event by event) or not: the client that did not ask gets
+    every event but the usage event, once [DONE], and logs, metrics and (through the same
+    count) budgets settle on the provider's count, never an estimate."""
+    s, server = scripted
+    wire, relayed, tokens = STREAMS[name]
+    s.pieces = [wire]
+    extra = ("tests.test_fast_stream:CountEvents",) if reads else ()
+    gw = make_gateway({"middleware": _chain(*extra)})
+    r = stream(gw, server, usage=False)
+    assert r.status_code == 200
+    data = [ln for ln in r.text.splitlines() if ln.startswith("data: ")]
+    assert data[-1] == "data: [DONE]" and r.text.count("[DONE]") == 1
+    assert [json.loads(d[6:]) for d in data[:-1]] == [
+        json.loads(e[6:]) for e in relayed.split(b"\n\n") if e
+    ]
+    assert "usage" not in r.text
+    line = [x for x in logs() if x.get("event") == "request"][-1]
+    assert line["completion_tokens"] == tokens and "usage_estimated" not in line
+    m = scrape(gw.url)
+    assert value(m, "gateway_tokens_total", estimated="true") == 0
+    assert value(m, "gateway_tokens_total", estimated="false", direction="output") == tokens
+
+
+def test_an_error_event_after_the_end_still_relays_the_end(
+    make_gateway: Any, scripted: Any
+) -> None:
+    """Nothing is held back waiting for the usage event: the chunk that ended the answer
+    is relayed at once, then the error event."""
+    s, server = scripted
+    s.pieces = [A + END + b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n']
+    gw = make_gateway({"middleware": _chain("tests.test_fast_stream:CountEvents")})
+    data = [ln for ln in stream(gw, server, usage=False).text.splitlines() if ln[:6] == "data: "]
+    assert json.loads(data[1][6:])["choices"][0]["finish_reason"] == "stop"
+    assert "boom" in data[-1]

@@ -11,13 +11,15 @@ offline egress gateway cannot do, and it is wrong for non-OpenAI models anyway.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from proxy.body import RequestBody
 from proxy.reply import Chunk
 from proxy.schema import Usage, text_of_json
+
+if TYPE_CHECKING:
+    from proxy.context import RequestContext
 
 CHARS_PER_TOKEN = 4.0
 TOKENS_PER_MESSAGE = 3
@@ -142,11 +144,16 @@ class StreamUsage:
             return self.reported, False
         return self._estimate(estimate_prompt_tokens(messages))
 
-    def result_for(self, body: RequestBody) -> tuple[Usage, bool]:
-        """(usage, estimated) for a request body: a chat body's prompt is estimated off its
-        bytes (no decode of a body that may be megabytes); other wires through chat form."""
+    def result_for(self, ctx: RequestContext) -> tuple[Usage, bool]:
+        """(usage, estimated) for a request: the usage event the relay read and did not
+        relay (``ctx.upstream_usage``), else one a chunk carried, else an estimate; a chat
+        body's prompt is estimated off its bytes (no decode of a body that may be
+        megabytes), other wires through chat form."""
+        if ctx.upstream_usage is not None:
+            return ctx.upstream_usage, False
         if self.reported is not None:
             return self.reported, False
+        body = ctx.body
         if body.wire == "chat":
             return self._estimate(estimate_prompt_tokens_raw(body.raw))
         return self._estimate(estimate_prompt_tokens(body.as_dict().get("messages")))

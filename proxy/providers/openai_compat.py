@@ -24,7 +24,7 @@ from proxy.errors import (
 )
 from proxy.providers.base import UpstreamRequest, openai_style_error
 from proxy.providers.fields import FieldSpec
-from proxy.providers.openai_stream import FramedStream
+from proxy.providers.openai_stream import FramedStream, usage_only
 from proxy.reply import Chunk, Completion
 from proxy.schema import Usage
 from proxy.sse import SSEEvent
@@ -98,52 +98,34 @@ def checked_answer(raw: bytes, provider: str) -> Completion:
     return Completion(raw=raw, usage=shape.usage)
 
 
-class _Finish(msgspec.Struct, gc=False):
-    finish_reason: str | None = None
-
-
-class _EndShape(msgspec.Struct, gc=False):
-    """An event as the usage-dropping relay reads it: is it the usage event, or the end?"""
-
-    usage: Usage | None = None
-    error: Any = None
-    choices: list[_Finish] = msgspec.field(default_factory=list)
-
-
-_end_decoder = msgspec.json.Decoder(_EndShape)
-
-
 class PassthroughStream:
     """An OpenAI SSE stream relayed as is: each data payload becomes one Chunk.
 
     OpenAI ends every stream with ``data: [DONE]``; a stream that stops without it was cut
     off, and saying so beats handing the client a silently truncated answer.
 
-    ``drop_usage``: the gateway asked for the usage event, the client did not. The event is
-    read, not relayed: its count rides on the chunk that ended the answer (the one with a
-    ``finish_reason``, held until the next event shows whether usage follows; or, should
-    the usage come before any end, on the next chunk), so every middleware sees the stream
-    the client asked for, and still the provider's count.
+    ``drop_usage``: the gateway asked for the usage event, the client did not. The event
+    (usage, no choices) is read, not relayed: its count is ``dropped``, which the relay
+    puts on the request (``ctx.upstream_usage``) for stream accounting.
     """
 
-    __slots__ = ("_done", "_drop", "_held", "_provider", "_usage")
+    __slots__ = ("_done", "_drop", "_provider", "dropped")
 
     def __init__(self, provider: str, drop_usage: bool = False) -> None:
         self._provider = provider
         self._drop = drop_usage
         self._done = False
-        self._held: Chunk | None = None  # the finish chunk, while usage may still come
-        self._usage: Usage | None = None  # a usage event that came before any end
+        self.dropped: Usage | None = None
 
     def feed(self, event: SSEEvent) -> list[Chunk]:
         data = event.data
         if data == b"[DONE]":
             self._done = True
-            return self._release()
+            return []
         if not data:
             return []
         try:
-            shape = (_end_decoder if self._drop else _event_decoder).decode(data)
+            shape = _event_decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise UpstreamInvalid(
                 f"{self._provider} sent a stream event that is not a chunk ({exc})",
@@ -151,29 +133,10 @@ class PassthroughStream:
             ) from None
         if event.event == "error" or shape.error is not None:
             raise stream_error(self._provider, data)
-        chunk = Chunk(raw=data, usage=shape.usage)
-        if not isinstance(shape, _EndShape):
-            return [chunk]
-        if shape.usage is not None and not shape.choices:  # the usage event
-            if self._held is None:  # none ended yet: the next chunk carries the count
-                self._usage = shape.usage
-                return []
-            held, self._held = self._held, None
-            held.set_usage(shape.usage)
-            return [held]
-        if self._usage is not None and shape.usage is None:
-            chunk.set_usage(self._usage)
-            self._usage = None
-        out = self._release()
-        if any(c.finish_reason for c in shape.choices):
-            self._held = chunk
-        else:
-            out.append(chunk)
-        return out
-
-    def _release(self) -> list[Chunk]:
-        held, self._held = self._held, None
-        return [held] if held is not None else []
+        if shape.usage is not None and self._drop and usage_only(data):
+            self.dropped = shape.usage
+            return []
+        return [Chunk(raw=data, usage=shape.usage)]
 
     def finish(self) -> list[Chunk]:
         if not self._done:
@@ -182,7 +145,7 @@ class PassthroughStream:
                 status=502,
                 code="upstream_stream_truncated",
             )
-        return self._release()
+        return []
 
 
 def stream_error(provider: str, data: bytes) -> GatewayError:

@@ -68,7 +68,7 @@ class _EventHead(msgspec.Struct, gc=False):
 
 
 class _Choices(msgspec.Struct, gc=False):
-    choices: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    choices: list[msgspec.Raw] | None = None
 
 
 # a provider asked for usage that reports none: one token per event (four characters)
@@ -105,11 +105,12 @@ _choices = msgspec.json.Decoder(_Choices)
 
 
 def usage_only(payload: bytes) -> bool:
-    """The usage event OpenAI sends last when asked: ``choices`` is empty."""
+    """An event with usage is the usage event OpenAI sends last when asked if it has no
+    choices (empty, null or absent): the one place both stream paths decide it."""
     try:
         return not _choices.decode(payload).choices
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return False  # checked already; a payload that fails here is relayed as it is
+        return False  # choices that are not a list: an odd chunk, relayed as it is
 
 
 _DONE = b"data: [DONE]\n\n"
@@ -121,9 +122,9 @@ class FramedStream:
     read to ``out`` (what came before an error stays there), ``finish(out)`` at the end.
     ``count_text``: count the text for an estimate (the provider was not asked for usage);
     ``drop_usage``: leave the usage event out of the relay (the gateway asked, not the
-    client)."""
+    client); its count is ``dropped``."""
 
-    __slots__ = ("_count", "_done", "_drop", "_events", "_provider", "_sse", "_tail")
+    __slots__ = ("_count", "_done", "_drop", "_dropped", "_events", "_provider", "_sse", "_tail")
 
     def __init__(
         self, provider: str, events: Any, count_text: bool = True, drop_usage: bool = False
@@ -132,6 +133,7 @@ class FramedStream:
         self._events = events  # the event-by-event translator, for the fallback
         self._count = count_text
         self._drop = drop_usage
+        self._dropped: Usage | None = None
         self._sse: SSEDecoder | None = None  # set once the stream needs the full grammar
         self._tail = b""
         self._done = False
@@ -180,12 +182,14 @@ class FramedStream:
             except Exception:  # the events before it still go out
                 self._framed(block[start:at], usage, out, self._chars(shapes))
                 raise
+            if shape.usage is not None and self._drop and usage_only(payload):
+                self._dropped = shape.usage  # read, not relayed
+                self._framed(block[start:at], usage, out, self._chars(shapes))
+                usage, shapes, start = None, [], pos
+                continue
             shapes.append(shape)
             if shape.usage is not None:
                 usage = shape.usage
-                if self._drop and usage_only(payload):  # read, not relayed
-                    self._framed(block[start:at], usage, out, self._chars(shapes[:-1]))
-                    usage, shapes, start = None, [], pos
         self._framed(block[start:cut], usage, out, self._chars(shapes))
 
     def _plain(self, block: bytes, out: list[Chunk]) -> bool:
@@ -225,12 +229,26 @@ class FramedStream:
             if shape.usage is not None:
                 usage = shape.usage
         if usage is not None and self._drop:
-            pairs = zip(payloads, shapes, strict=True)
-            kept = [p for p, sh in pairs if sh.usage is None or not usage_only(p)]
+            usage = None
+            kept: list[bytes] = []
+            for p, sh in zip(payloads, shapes, strict=True):
+                if sh.usage is not None and usage_only(p):
+                    self._dropped = sh.usage  # read, not relayed
+                    continue
+                kept.append(p)
+                usage = sh.usage if sh.usage is not None else usage
             if len(kept) < len(payloads):
                 body = b"".join([b"data: " + p + b"\n\n" for p in kept])
+                shapes = shapes[: len(kept)]  # only their count matters now
         self._framed(body, usage, out, self._chars(shapes))
         return True
+
+    @property
+    def dropped(self) -> Usage | None:
+        """The last usage event left out of the relay (on the grammar path, after a fall
+        back, the translator's)."""
+        later: Usage | None = getattr(self._events, "dropped", None)
+        return later if later is not None else self._dropped
 
     def _chars(self, shapes: list[Any]) -> int:
         return text_chars(shapes) if self._count else CHARS_PER_EVENT * len(shapes)
@@ -260,7 +278,7 @@ class FramedStream:
         return shape
 
     def _framed(self, block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
-        if block or usage is not None:  # a dropped usage event's count still goes on
+        if block:
             out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars, final=self._done))
 
     def _keep(self, buf: bytes) -> None:

@@ -30,6 +30,7 @@ from proxy.framing import FRAMINGS, FrameDecoder
 from proxy.gateway import Gateway
 from proxy.providers.base import StreamTranslator, Translation, UpstreamRequest
 from proxy.reply import Chunk, CompletionReply, Reply, StreamReply
+from proxy.schema import Usage
 from proxy.upstream import open_upstream
 
 ERROR_BODY_LIMIT = 1024 * 1024
@@ -239,6 +240,8 @@ class Relay:
             ) from None
         finally:
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+            # before any wrapper's end (they close inward): the count they settle on
+            ctx.upstream_usage = reader.dropped
             if clean:
                 resp.release()
             else:
@@ -252,6 +255,11 @@ class Reader(Protocol):
     def feed(self, data: bytes, out: list[Chunk]) -> None: ...
 
     def finish(self, out: list[Chunk]) -> None: ...
+
+    @property
+    def dropped(self) -> Usage | None:
+        """A usage event read and not relayed (the gateway asked, the client did not)."""
+        ...
 
 
 class EventReader:
@@ -272,6 +280,11 @@ class EventReader:
         for event in self.decoder.flush():
             out.extend(self.translator.feed(event))
         out.extend(self.translator.finish())
+
+    @property
+    def dropped(self) -> Usage | None:
+        found: Usage | None = getattr(self.translator, "dropped", None)
+        return found
 
 
 def _include_usage(ctx: RequestContext) -> bool:
