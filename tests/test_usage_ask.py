@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from proxy.body import with_usage_option
 from proxy.frontdoors.chat import decode_chat
 from tests.observability.helpers import scrape, value
+from tests.observability.test_metrics import chain
 from tests.servers import ServerThread
 from tests.test_fast_stream import EVENTS, Scripted, event, stream
 
@@ -96,16 +97,6 @@ STREAMS = {
 }
 
 
-def _chain(*extra: str) -> list[dict[str, str]]:
-    names = [
-        "middleware.logging:LoggingMiddleware",
-        "middleware.observability:ObservabilityMiddleware",
-        *extra,
-        "middleware.router:RouterMiddleware",
-    ]
-    return [{"class": n} for n in names]
-
-
 @pytest.mark.parametrize("name", list(STREAMS))
 @pytest.mark.parametrize("reads", [False, True], ids=["fast", "event by event"])
 def test_the_usage_event_is_read_not_relayed_on_every_path(
@@ -119,7 +110,7 @@ def test_the_usage_event_is_read_not_relayed_on_every_path(
     wire, relayed, tokens = STREAMS[name]
     s.pieces = [wire]
     extra = ("tests.test_fast_stream:CountEvents",) if reads else ()
-    gw = make_gateway({"middleware": _chain(*extra)})
+    gw = make_gateway({"middleware": chain(*extra)})
     r = stream(gw, server, usage=False)
     assert r.status_code == 200
     data = [ln for ln in r.text.splitlines() if ln.startswith("data: ")]
@@ -142,7 +133,7 @@ def test_an_error_event_after_the_end_still_relays_the_end(
     is relayed at once, then the error event."""
     s, server = scripted
     s.pieces = [A + END + b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n']
-    gw = make_gateway({"middleware": _chain("tests.test_fast_stream:CountEvents")})
+    gw = make_gateway({"middleware": chain("tests.test_fast_stream:CountEvents")})
     data = [ln for ln in stream(gw, server, usage=False).text.splitlines() if ln[:6] == "data: "]
     assert json.loads(data[1][6:])["choices"][0]["finish_reason"] == "stop"
     assert "boom" in data[-1]
