@@ -173,8 +173,8 @@ class RequestBody:
         """Chat bytes for an OpenAI-compatible upstream (raw when nothing changed).
         ``ask_usage``: the upstream honours ``stream_options.include_usage`` and a stream
         asks for it whatever the client said: the gateway bills and limits on the
-        provider's count, not an estimate (the chat door drops the usage event again for a
-        client that did not ask)."""
+        provider's count, not an estimate (the stream's reader keeps the usage event from
+        a client that did not ask: providers/openai_compat.py ``PassthroughStream.drops``)."""
         if ask_usage and self.head.stream and not self.head.include_usage:
             if self.wire == "chat" and not (
                 self.patch or overrides or self.head.stream_options_sent

@@ -133,10 +133,17 @@ class PassthroughStream:
             ) from None
         if event.event == "error" or shape.error is not None:
             raise stream_error(self._provider, data)
-        if shape.usage is not None and self._drop and usage_only(data):
-            self.dropped = shape.usage
+        if self.drops(shape.usage, data):
             return []
         return [Chunk(raw=data, usage=shape.usage)]
+
+    def drops(self, usage: Usage | None, payload: bytes) -> bool:
+        """True for the usage event this stream leaves out of the relay, whose count it
+        keeps as ``dropped`` (the fast scan asks it too: one decision for both paths)."""
+        if usage is None or not self._drop or not usage_only(payload):
+            return False
+        self.dropped = usage
+        return True
 
     def finish(self) -> list[Chunk]:
         if not self._done:
@@ -228,8 +235,8 @@ class OpenAICompatAdapter:
         A row that asks for the usage event gets the provider's count: the scan need not
         count the text for an estimate, and drops the event when the client did not ask."""
         asks = self.row.asks_usage
-        drop = asks and not include_usage
-        return FramedStream(self.name, PassthroughStream(self.name, drop), not asks, drop)
+        drop = asks and not include_usage  # the event by event reader decides for both
+        return FramedStream(self.name, PassthroughStream(self.name, drop), count_text=not asks)
 
     def models_request(self, target: Target) -> UpstreamRequest:
         """``GET .../models`` beside the chat URL, with the same auth."""

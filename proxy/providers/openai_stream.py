@@ -19,7 +19,7 @@ event). The usage event is dropped from the relay when the client did not ask fo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,6 +27,9 @@ from proxy.errors import UpstreamInvalid, UpstreamTooLarge
 from proxy.reply import Chunk
 from proxy.schema import Usage
 from proxy.sse import MAX_EVENT_BYTES, SSEDecoder
+
+if TYPE_CHECKING:
+    from proxy.providers.openai_compat import PassthroughStream
 
 
 # the scan's shapes hold strings, numbers and each other, never a cycle: untracked by the
@@ -120,20 +123,16 @@ _SEP = b"\n\ndata: "
 class FramedStream:
     """The relay's reader for a fast stream: ``feed(bytes, out)`` appends the chunks of a
     read to ``out`` (what came before an error stays there), ``finish(out)`` at the end.
-    ``count_text``: count the text for an estimate (the provider was not asked for usage);
-    ``drop_usage``: leave the usage event out of the relay (the gateway asked, not the
-    client); its count is ``dropped``."""
+    ``count_text``: count the text for an estimate (the provider was not asked for usage).
+    ``events`` (the event-by-event reader, for the fall-back) also decides which usage event
+    is left out of the relay, and keeps its count (``dropped``)."""
 
-    __slots__ = ("_count", "_done", "_drop", "_dropped", "_events", "_provider", "_sse", "_tail")
+    __slots__ = ("_count", "_done", "_events", "_provider", "_sse", "_tail")
 
-    def __init__(
-        self, provider: str, events: Any, count_text: bool = True, drop_usage: bool = False
-    ) -> None:
+    def __init__(self, provider: str, events: PassthroughStream, count_text: bool = True) -> None:
         self._provider = provider
-        self._events = events  # the event-by-event translator, for the fallback
+        self._events = events
         self._count = count_text
-        self._drop = drop_usage
-        self._dropped: Usage | None = None
         self._sse: SSEDecoder | None = None  # set once the stream needs the full grammar
         self._tail = b""
         self._done = False
@@ -182,8 +181,7 @@ class FramedStream:
             except Exception:  # the events before it still go out
                 self._framed(block[start:at], usage, out, self._chars(shapes))
                 raise
-            if shape.usage is not None and self._drop and usage_only(payload):
-                self._dropped = shape.usage  # read, not relayed
+            if self._events.drops(shape.usage, payload):  # read, not relayed
                 self._framed(block[start:at], usage, out, self._chars(shapes))
                 usage, shapes, start = None, [], pos
                 continue
@@ -228,12 +226,11 @@ class FramedStream:
                 return False
             if shape.usage is not None:
                 usage = shape.usage
-        if usage is not None and self._drop:
+        if usage is not None:  # a usage event may be one to leave out
             usage = None
             kept: list[bytes] = []
             for p, sh in zip(payloads, shapes, strict=True):
-                if sh.usage is not None and usage_only(p):
-                    self._dropped = sh.usage  # read, not relayed
+                if self._events.drops(sh.usage, p):  # read, not relayed
                     continue
                 kept.append(p)
                 usage = sh.usage if sh.usage is not None else usage
@@ -245,10 +242,8 @@ class FramedStream:
 
     @property
     def dropped(self) -> Usage | None:
-        """The last usage event left out of the relay (on the grammar path, after a fall
-        back, the translator's)."""
-        later: Usage | None = getattr(self._events, "dropped", None)
-        return later if later is not None else self._dropped
+        """The last usage event left out of the relay, on either path."""
+        return self._events.dropped
 
     def _chars(self, shapes: list[Any]) -> int:
         return text_chars(shapes) if self._count else CHARS_PER_EVENT * len(shapes)
