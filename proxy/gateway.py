@@ -21,6 +21,7 @@ from proxy.providers import PROVIDERS, canonical
 from proxy.quota.service import Quota
 from proxy.routing.config import ConfigNode, parse_config
 from proxy.settings import Settings
+from proxy.target import Target
 
 
 class Gateway:
@@ -34,6 +35,8 @@ class Gateway:
         except ValueError as exc:
             raise SettingsError(str(exc)) from None
         self.observability = Observability(settings.observability)
+        # targets built from a client's headers (and slug), already bound: see resolve.py
+        self.bound_targets: dict[tuple[Any, ...], Target] = {}
         self.console: Console | None = None
         if settings.console.enabled:
             self.console = Console(settings.console, settings.server.workers)

@@ -277,24 +277,56 @@ def _slug_layer(slug: str, gw: Gateway, draft: TargetDraft) -> None:
     )
 
 
+BOUND_TARGETS = 1024  # client header sets remembered per gateway (they are client-chosen)
+
+
+def _memo_key(kind: str, name: str, client: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a header or slug target is built from, as a key; None when a value is a list
+    (``forward_headers``): such a target is built each time."""
+    key = (kind, name, *client.items())
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _remember(gw: Gateway, key: tuple[Any, ...] | None, target: Target) -> Target:
+    """Keep a target ``bind`` let through (refusals are never kept: each is decided again).
+    A target is frozen and a gateway's settings never change, so the same headers would
+    build and bind the same target: the next request with them skips both."""
+    if key is not None:
+        memo = gw.bound_targets
+        if len(memo) >= BOUND_TARGETS:
+            memo.clear()
+        memo[key] = target
+    return target
+
+
 def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> Target:
     """The target of ``model: "@slug/model"``: the settings entry under the client's
     headers (``TargetDraft.put_headers``)."""
+    key = _memo_key("@", slug, client)
+    if key is not None and (found := gw.bound_targets.get(key)) is not None:
+        return found
     draft = TargetDraft()
     _slug_layer(slug, gw, draft)
     draft.put_headers(client)
     target = draft.build()
     bind(target, gw)
-    return target
+    return _remember(gw, key, target)
 
 
 def header_target(provider: str, gw: Gateway, client: dict[str, Any]) -> Target:
     """The target of ``x-portkey-provider`` with no config: entirely the client's."""
+    key = _memo_key("h", provider, client)
+    if key is not None and (found := gw.bound_targets.get(key)) is not None:
+        return found
     draft = TargetDraft()
     draft.put({"provider": canonical(provider), **client}, settings=False)
     target = draft.build()
     bind(target, gw)
-    return target
+    return _remember(gw, key, target)
 
 
 def leaf_target(

@@ -1,0 +1,110 @@
+"""Threat: the gateway's memo of bound targets (proxy/routing/resolve.py) lets a request ride
+on a decision made for another one.
+
+A target built from a client's headers (or an ``@slug`` under them) is kept once ``bind``
+let it through, keyed by every header value that built it. The attacker's requests here
+try to reuse a remembered target with another key, another host or a refused field: each
+must be decided on its own (a refusal is never remembered), the sink must stay silent, and
+the memo must stay bounded however many distinct keys a client sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from proxy.errors import PermissionDenied
+from proxy.gateway import Gateway
+from proxy.routing.resolve import BOUND_TARGETS, header_target, slug_target
+from proxy.settings import parse_settings
+from tests.conftest import PROVIDER_KEY
+
+SETTINGS_KEY = "sk-settings-key-memo-0001"
+BODY = {"model": "@prod/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def post(gw: Any, headers: dict[str, str], body: dict[str, Any] = BODY) -> httpx.Response:
+    return httpx.post(gw.url + "/v1/chat/completions", headers=headers, json=body, timeout=10)
+
+
+def test_a_remembered_slug_target_does_not_carry_its_key_to_a_client_host(
+    make_gateway, mock_openai, sink
+) -> None:
+    mock, legit = mock_openai
+    attacker, sink_server = sink
+    gw = make_gateway(
+        {"providers": {"prod": {"provider": "openai", "api_key": SETTINGS_KEY}}},
+        {},
+    )
+    gw_host = {"x-portkey-custom-host": legit.url + "/v1"}
+    # the legitimate request is refused too: a settings key never goes to a client's host
+    assert post(gw, gw_host).status_code == 403
+    steal = {"x-portkey-custom-host": sink_server.url + "/v1"}
+    for _ in range(3):  # refused every time: nothing about the first refusal is kept
+        r = post(gw, steal)
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "credential_binding"
+        assert SETTINGS_KEY not in r.text
+    assert attacker.hits == []
+    assert mock.calls == 0
+
+
+def test_each_client_key_goes_out_as_its_own(make_gateway, mock_openai) -> None:
+    """Two clients whose headers differ only in the key, alternating: the memo holds one
+    target per key, and each request carries its own."""
+    mock, legit = mock_openai
+    gw = make_gateway()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    keys = ["sk-client-a-0000000001", "sk-client-b-0000000002"]
+    for i in range(6):
+        key = keys[i % 2]
+        headers = {
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": legit.url + "/v1",
+            "authorization": f"Bearer {key}",
+        }
+        r = post(gw, headers, body)
+        assert r.status_code == 200, r.text
+        assert mock.requests[-1]["headers"]["Authorization"] == f"Bearer {key}"
+
+
+def test_a_remembered_host_does_not_open_another(make_gateway, mock_openai) -> None:
+    mock, legit = mock_openai
+    gw = make_gateway({"custom_hosts": {"allow": ["127.0.0.1"], "deny": []}})
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    ok = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": legit.url + "/v1",
+        "authorization": f"Bearer {PROVIDER_KEY}",
+    }
+    assert post(gw, ok, body).status_code == 200
+    for host in ("http://localhost:9/v1", "http://169.254.169.254/v1", "ftp://127.0.0.1/v1"):
+        r = post(gw, {**ok, "x-portkey-custom-host": host}, body)
+        assert r.status_code in (400, 403), (host, r.text)
+    assert mock.calls == 1
+
+
+def test_the_memo_is_bounded_and_refusals_are_not_kept() -> None:
+    gw = Gateway(
+        parse_settings({"providers": {"prod": {"provider": "openai", "api_key": SETTINGS_KEY}}}, {})
+    )
+    for i in range(3 * BOUND_TARGETS):  # a client cycling keys
+        header_target("openai", gw, {"api_key": f"sk-cycled-{i:08d}"})
+        assert len(gw.bound_targets) <= BOUND_TARGETS
+    gw.bound_targets.clear()
+    for _ in range(2):
+        try:
+            slug_target("prod", gw, {"custom_host": "http://127.0.0.1:9/v1"})
+        except PermissionDenied:
+            pass
+        else:
+            raise AssertionError("a settings key went to a client's host")
+    assert gw.bound_targets == {}
+    # same headers, same (frozen) target: the second build is the remembered one
+    first = slug_target("prod", gw, {})
+    assert slug_target("prod", gw, {}) is first
+    assert first.api_key == SETTINGS_KEY
+    # forward_headers (a list) is not a key: such a target is built and bound each time
+    fwd = {"forward_headers": ["x-trace"]}
+    assert header_target("openai", gw, fwd) is not header_target("openai", gw, fwd)
