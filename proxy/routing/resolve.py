@@ -280,10 +280,10 @@ def _slug_layer(slug: str, gw: Gateway, draft: TargetDraft) -> None:
 BOUND_TARGETS = 1024  # client header sets remembered per gateway (they are client-chosen)
 
 
-def _memo_key(kind: str, name: str, client: dict[str, Any]) -> tuple[Any, ...] | None:
-    """What a header or slug target is built from, as a key; None when a value is a list
+def _memo_key(client: dict[str, Any], *built_from: Any) -> tuple[Any, ...] | None:
+    """What a target is built from, as a key; None when a value is a list
     (``forward_headers``): such a target is built each time."""
-    key = (kind, name, *client.items())
+    key = (*built_from, *client.items())
     try:
         hash(key)
     except TypeError:
@@ -306,7 +306,7 @@ def _remember(gw: Gateway, key: tuple[Any, ...] | None, target: Target) -> Targe
 def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> Target:
     """The target of ``model: "@slug/model"``: the settings entry under the client's
     headers (``TargetDraft.put_headers``)."""
-    key = _memo_key("@", slug, client)
+    key = _memo_key(client, "@", slug)
     if key is not None and (found := gw.bound_targets.get(key)) is not None:
         return found
     draft = TargetDraft()
@@ -319,7 +319,7 @@ def slug_target(slug: str, gw: Gateway, client: dict[str, Any]) -> Target:
 
 def header_target(provider: str, gw: Gateway, client: dict[str, Any]) -> Target:
     """The target of ``x-portkey-provider`` with no config: entirely the client's."""
-    key = _memo_key("h", provider, client)
+    key = _memo_key(client, "h", provider)
     if key is not None and (found := gw.bound_targets.get(key)) is not None:
         return found
     draft = TargetDraft()
@@ -343,7 +343,14 @@ def leaf_target(
     else from ``default_provider`` (the x-portkey-provider header). Config fields are the
     client's when the config is ``inline``, the operator's otherwise; header fields fill
     what the config leaves open.
+
+    A settings config's nodes live as long as the gateway, so its targets are remembered by
+    the nodes' identity; an inline config's are built each time (parsed per request, a
+    node's id may be reused by the next one).
     """
+    key = None if inline else _memo_key(client, "c", default_provider, *map(id, path))
+    if key is not None and (found := gw.bound_targets.get(key)) is not None:
+        return found
     config: dict[str, Any] = {}
     for node in path:  # children override parents, field by field (provider fields too)
         for f in INHERITED:
@@ -376,4 +383,4 @@ def leaf_target(
     draft.put_headers(client)
     target = draft.build()
     bind(target, gw)
-    return target
+    return _remember(gw, key, target)

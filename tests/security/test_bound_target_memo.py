@@ -16,7 +16,8 @@ import httpx
 
 from proxy.errors import PermissionDenied
 from proxy.gateway import Gateway
-from proxy.routing.resolve import BOUND_TARGETS, header_target, slug_target
+from proxy.routing.config import parse_config
+from proxy.routing.resolve import BOUND_TARGETS, header_target, leaf_target, slug_target
 from proxy.settings import parse_settings
 from tests.conftest import PROVIDER_KEY
 
@@ -108,3 +109,35 @@ def test_the_memo_is_bounded_and_refusals_are_not_kept() -> None:
     # forward_headers (a list) is not a key: such a target is built and bound each time
     fwd = {"forward_headers": ["x-trace"]}
     assert header_target("openai", gw, fwd) is not header_target("openai", gw, fwd)
+
+
+def test_only_a_settings_config_target_is_remembered() -> None:
+    """An inline config is parsed per request: a node's id may be the next request's, so
+    its targets are never remembered (one remembered by id could be another's)."""
+    gw = Gateway(
+        parse_settings(
+            {
+                "providers": {"prod": {"provider": "openai", "api_key": SETTINGS_KEY}},
+                "configs": {"ops": {"virtual_key": "prod"}},
+            },
+            {},
+        )
+    )
+    ops = gw.configs["ops"]
+    first = leaf_target([ops], gw, {}, inline=False)
+    assert leaf_target([ops], gw, {}, inline=False) is first
+    assert len(gw.bound_targets) == 1
+    for host in ("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"):
+        inline = parse_config({"provider": "openai", "custom_host": host})
+        target = leaf_target([inline], gw, {"api_key": "sk-client-key-0000001"}, inline=True)
+        assert target.custom_host == host
+    assert len(gw.bound_targets) == 1
+    # a settings key under a client's host is refused every time, never remembered
+    for _ in range(2):
+        try:
+            leaf_target([ops], gw, {"custom_host": "http://127.0.0.1:9/v1"}, inline=False)
+        except PermissionDenied:
+            pass
+        else:
+            raise AssertionError("a settings key went to a client's host")
+    assert len(gw.bound_targets) == 1
