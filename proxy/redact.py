@@ -21,6 +21,7 @@ from proxy.providers import SECRET_HEADERS
 MIN_SECRET = 8  # shorter values are not worth hunting (and would mask ordinary words)
 
 _KEY_HEADERS = ("x-portkey-api-key", "x-api-key", "api-key", "x-goog-api-key")
+_SECRET_NAMES = (*_KEY_HEADERS, *SECRET_HEADERS)
 
 
 def request_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
@@ -31,10 +32,13 @@ def request_secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
     if auth:
         scheme, _, token = auth.strip().partition(" ")
         found.append(token.strip() if token else scheme)
-    for name in (*_KEY_HEADERS, *SECRET_HEADERS):
-        value = headers.get(name)
+    get = headers.get
+    for name in _SECRET_NAMES:
+        value = get(name)
         if value:
             found.append(value.strip())
+    if len(found) == 1:  # nearly every request: one key
+        return (found[0],) if len(found[0]) >= MIN_SECRET else ()
     return tuple(sorted({s for s in found if len(s) >= MIN_SECRET}, key=len, reverse=True))
 
 
