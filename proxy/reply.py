@@ -185,6 +185,15 @@ class Chunk(_Lazy[ChatCompletionChunk]):
     def _from_wire(self, raw: bytes) -> ChatCompletionChunk:
         raise UpstreamInvalid(f"a native {self.wire} stream event has no chat view")
 
+    @classmethod
+    def block(cls, raw: bytes, usage: Usage | None, chars: int, final: bool) -> Chunk:
+        """A ``framed`` chunk (whole chat SSE events, scanned): what the constructor would
+        make of these arguments, without its keyword handling (one per upstream read)."""
+        c = cls.__new__(cls)
+        c._raw, c._parsed, c._usage, c.wire = raw, None, usage, "chat"
+        c.flush, c.event, c.framed, c.chars, c.final = True, None, True, chars, final
+        return c
+
 
 class Reply:
     """Common part of every reply kind: the status and headers for the client."""

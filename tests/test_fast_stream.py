@@ -299,3 +299,32 @@ def test_the_one_pass_check_leaves_odd_blocks_to_the_event_loop(bad: bytes) -> N
     assert b"},{" not in relayed and relayed.startswith(EVENTS[0])
     if bad.startswith(b"data: [DONE]"):
         assert b'"b"' not in relayed  # nothing after [DONE]
+
+
+def test_a_scanned_block_is_the_chunk_the_constructor_makes() -> None:
+    """``Chunk.block`` skips the constructor's keywords for the fast relay: same chunk."""
+    from proxy.reply import Chunk
+    from proxy.schema import Usage
+
+    for raw, usage, chars, final in (
+        (EVENTS[0], None, 4, False),
+        (EVENTS[3], Usage(5, 3, 8), 0, True),
+    ):
+        made = Chunk(raw=raw, usage=usage, framed=True, chars=chars, final=final)
+        fast = Chunk.block(raw, usage, chars, final)
+        for name in ("raw", "flush", "event", "framed", "chars", "final", "wire"):
+            assert getattr(fast, name) == getattr(made, name), name
+        assert fast.usage() == made.usage()
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4])
+def test_reads_of_one_or_more_whole_events_relay_each_once(cut: int) -> None:
+    from proxy.providers import get_adapter
+
+    reader = get_adapter("openai").framed_stream(False)  # type: ignore[attr-defined]
+    out: list[Any] = []
+    reader.feed(b"".join(EVENTS[:cut]), out)  # a read that ends on an event's end
+    reader.feed(b"".join(EVENTS[cut:]) + b"data: [DONE]\n\n", out)
+    reader.finish(out)
+    assert b"".join(c.raw for c in out) == b"".join(EVENTS[:3])  # the usage event is left out
+    assert reader.dropped is not None and reader.dropped.total_tokens == 8

@@ -104,6 +104,7 @@ _event = msgspec.json.Decoder(_EventShape)
 _events = msgspec.json.Decoder(list[_EventShape])
 _head = msgspec.json.Decoder(_EventHead)
 _heads = msgspec.json.Decoder(list[_EventHead])
+_NOTHING = _EventHead()  # an event with neither usage nor error (structs compare in C)
 _choices = msgspec.json.Decoder(_Choices)
 
 
@@ -149,8 +150,10 @@ class FramedStream:
         if end < 0:
             self._keep(buf)
             return
-        self._tail = buf[end + 2 :]
-        block = buf[: end + 2]
+        if end + 2 == len(buf):  # the read ended on an event's end: no copy of it
+            self._tail, block = b"", buf
+        else:
+            self._tail, block = buf[end + 2 :], buf[: end + 2]
         if not self._done and self._plain(block, out):
             return
         usage: Usage | None = None
@@ -206,19 +209,29 @@ class FramedStream:
         if not body:
             return True
         payloads = body[6:-2].split(_SEP)
-        joined = b",".join(payloads)  # split + join: a third cheaper than one replace
-        if b"\n" in joined:
+        n = len(payloads)
+        # the array's brackets on the first and last payloads (a few hundred bytes each),
+        # not around the joined events (a copy of the whole block)
+        first, last = payloads[0], payloads[-1]
+        payloads[0] = b"[" + first
+        payloads[-1] = (b"[" + last if n == 1 else last) + b"]"
+        array = b",".join(payloads)  # split + join: a third cheaper than one replace
+        payloads[0], payloads[-1] = first, last
+        if b"\n" in array:
             self._done = False
             return False
         try:
             # an event of its own that is [DONE], or empty, fails here too
-            shapes: list[Any] = (_events if self._count else _heads).decode(b"[" + joined + b"]")
+            shapes: list[Any] = (_events if self._count else _heads).decode(array)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             self._done = False
             return False  # the loop finds the bad event and relays the ones before it
-        if len(shapes) != len(payloads):
+        if len(shapes) != n:
             self._done = False
             return False
+        if not self._count and shapes.count(_NOTHING) == n:  # no usage, no error: one C pass
+            self._framed(body, None, out, CHARS_PER_EVENT * n)
+            return True
         usage: Usage | None = None
         for shape in shapes:
             if shape.error is not None:
@@ -274,7 +287,7 @@ class FramedStream:
 
     def _framed(self, block: bytes, usage: Usage | None, out: list[Chunk], chars: int) -> None:
         if block:
-            out.append(Chunk(raw=block, usage=usage, framed=True, chars=chars, final=self._done))
+            out.append(Chunk.block(block, usage, chars, self._done))
 
     def _keep(self, buf: bytes) -> None:
         if len(buf) > MAX_EVENT_BYTES:
