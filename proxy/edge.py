@@ -67,6 +67,8 @@ async def read_request_body(request: web.Request, limit: int) -> bytes:
                 f"request body is larger than {limit} bytes", code="body_too_large"
             )
         parts.append(chunk)
+        if content.at_eof():  # the usual body, whole in one read: no call to learn it ended
+            break
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
