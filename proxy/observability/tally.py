@@ -33,22 +33,20 @@ class CounterTally:
 class HistogramTally:
     """The child's buckets mirrored: slot i counts values <= bound i (the last: +Inf)."""
 
-    __slots__ = ("bounds", "child", "counts", "n", "sum")
+    __slots__ = ("bounds", "child", "counts", "sum")
 
     def __init__(self, child: Any) -> None:
         self.child = child
         self.bounds: list[float] = list(child._upper_bounds[:-1])  # the last bound is +Inf
         self.counts = [0] * (len(self.bounds) + 1)
         self.sum = 0.0
-        self.n = 0
 
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
-        self.n += 1
 
     def flush(self) -> None:
-        if not self.n:
+        if not any(self.counts):  # nothing observed since the last flush
             return
         buckets = self.child._buckets
         for i, c in enumerate(self.counts):
@@ -57,7 +55,6 @@ class HistogramTally:
                 self.counts[i] = 0
         self.child._sum.inc(self.sum)
         self.sum = 0.0
-        self.n = 0
 
 
 class GaugeTally:

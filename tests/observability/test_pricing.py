@@ -177,3 +177,52 @@ def claude_costs(make_gateway: GatewayFactory, upstream: ServerThread, logs: Any
         assert line["cost_usd"] == pytest.approx(cost_usd(sonnet, usage))
     details = r.usage.prompt_tokens_details
     assert details is not None and details.cached_tokens and details.cached_tokens > 100
+
+
+def _reference_cost(price: Price, usage: Usage) -> float:
+    """The cost formula written out in full, every term always computed."""
+    d = usage.prompt_tokens_details
+    cached = written = 0
+    if isinstance(d, PromptTokensDetails):
+        if isinstance(d.cached_tokens, int):
+            cached = max(0, min(d.cached_tokens, usage.prompt_tokens))
+        if isinstance(d.cache_write_tokens, int):
+            written = max(0, min(d.cache_write_tokens, usage.prompt_tokens - cached))
+    cached_price = price.cached_input if price.cached_input is not None else price.input
+    write_price = price.cache_write_input if price.cache_write_input is not None else price.input
+    return (
+        (usage.prompt_tokens - cached - written) * price.input
+        + cached * cached_price
+        + written * write_price
+        + usage.completion_tokens * price.output
+    ) / 1_000_000.0
+
+
+def test_cost_takes_the_short_sum_only_when_it_is_the_same_number() -> None:
+    """``cost_usd`` skips the cache terms when there is no cache use: bit for bit the full
+    formula's number, with and without details, zeros and real cache reads and writes."""
+    import random
+
+    rnd = random.Random(7)
+    for _ in range(20_000):
+        prompt = rnd.randrange(0, 200_000)
+        details = rnd.choice(
+            [
+                None,
+                PromptTokensDetails(),
+                PromptTokensDetails(cached_tokens=0, audio_tokens=0),
+                PromptTokensDetails(cached_tokens=rnd.randrange(0, prompt + 2)),
+                PromptTokensDetails(
+                    cached_tokens=rnd.randrange(0, prompt + 2),
+                    cache_write_tokens=rnd.randrange(0, prompt + 2),
+                ),
+            ]
+        )
+        usage = Usage(prompt, rnd.randrange(0, 50_000), 0, prompt_tokens_details=details)
+        price = Price(
+            input=rnd.choice([0.0, 0.15, 2.5, rnd.uniform(0, 100)]),
+            output=rnd.choice([0.6, 10.0, rnd.uniform(0, 100)]),
+            cached_input=rnd.choice([None, 0.075, rnd.uniform(0, 10)]),
+            cache_write_input=rnd.choice([None, 3.75, rnd.uniform(0, 10)]),
+        )
+        assert cost_usd(price, usage) == _reference_cost(price, usage), (price, usage)
