@@ -15,14 +15,48 @@ from typing import Any
 
 import msgspec
 import structlog
+from msgspec import UNSET, UnsetType
 
 from proxy.context import RequestContext, three_places
 from proxy.errors import GatewayError
-from proxy.logsetup import json_line_writer
+from proxy.logsetup import LogLine, json_line_writer
 from proxy.pipeline import Next
 from proxy.redact import redact_values
 from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
 from proxy.schema import Usage
+
+
+class AccessLine(LogLine, kw_only=True, omit_defaults=True, gc=False):
+    """The access line's fields, in the order they are written; those left UNSET are not."""
+
+    request_id: str
+    trace_id: str
+    provider: str | None
+    model: str | None
+    status: int
+    latency_ms: float
+    upstream_ms: float
+    overhead_ms: float
+    stream: bool
+    endpoint: str
+    ttfb_ms: float | UnsetType = UNSET
+    prompt_tokens: int | UnsetType = UNSET
+    completion_tokens: int | UnsetType = UNSET
+    total_tokens: int | UnsetType = UNSET
+    usage_estimated: bool | UnsetType = UNSET
+    cost_usd: float | UnsetType = UNSET
+    error_type: str | UnsetType = UNSET
+    attempts: int | UnsetType = UNSET
+    targets: list[str] | UnsetType = UNSET
+    principal: str | UnsetType = UNSET
+    cache_status: str | UnsetType = UNSET
+    metadata: Any = UNSET
+    guardrails: list[dict[str, str]] | UnsetType = UNSET
+    request_messages: Any = UNSET  # observability.log_bodies
+    response_text: Any = UNSET
+    event: str | UnsetType = UNSET
+    level: str | UnsetType = UNSET
+    timestamp: str | UnsetType = UNSET
 
 
 class LoggingOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -36,7 +70,7 @@ class LoggingMiddleware:
     def __init__(self, options: LoggingOptions | None = None) -> None:
         self.options = options or LoggingOptions()
         self.log: Any = structlog.get_logger("gateway.access")
-        self.write: Callable[[dict[str, Any], tuple[str, ...]], None] | None = None
+        self.write: Callable[[dict[str, Any] | LogLine, tuple[str, ...]], None] | None = None
 
     async def startup(self, gateway: object) -> None:
         # a concrete bound logger: the lazy proxy costs an attribute hop on every line
@@ -93,51 +127,54 @@ class LoggingMiddleware:
         latency = (time.perf_counter() - ctx.start) * 1000.0
         upstream = ctx.upstream_ms
         overhead = ctx.overhead_ms
-        fields: dict[str, Any] = {
-            "request_id": ctx.request_id,
-            "trace_id": ctx.trace_id,
-            "provider": ctx.provider,
-            "model": ctx.model,
-            "status": status,
+        line = AccessLine(
+            request_id=ctx.request_id,
+            trace_id=ctx.trace_id,
+            provider=ctx.provider,
+            model=ctx.model,
+            status=status,
             # three_places, written out for the two that are never negative (no calls)
-            "latency_ms": int(latency * 1000.0 + 0.5) / 1000.0,
-            "upstream_ms": int(upstream * 1000.0 + 0.5) / 1000.0,
-            "overhead_ms": three_places(overhead if overhead is not None else latency - upstream),
-            "stream": ctx.stream,
-            "endpoint": ctx.endpoint,
-        }
+            latency_ms=int(latency * 1000.0 + 0.5) / 1000.0,
+            upstream_ms=int(upstream * 1000.0 + 0.5) / 1000.0,
+            overhead_ms=three_places(overhead if overhead is not None else latency - upstream),
+            stream=ctx.stream,
+            endpoint=ctx.endpoint,
+            event=self.options.event,
+        )
         if ctx.ttfb is not None:
-            fields["ttfb_ms"] = three_places(ctx.ttfb * 1000.0)
+            line.ttfb_ms = three_places(ctx.ttfb * 1000.0)
         if usage is not None:
-            fields["prompt_tokens"] = usage.prompt_tokens
-            fields["completion_tokens"] = usage.completion_tokens
-            fields["total_tokens"] = usage.total_tokens
+            line.prompt_tokens = usage.prompt_tokens
+            line.completion_tokens = usage.completion_tokens
+            line.total_tokens = usage.total_tokens
             if ctx.usage_estimated:
-                fields["usage_estimated"] = True
+                line.usage_estimated = True
         if ctx.cost is not None:
-            fields["cost_usd"] = ctx.cost
+            line.cost_usd = ctx.cost
         if error is not None:
-            fields["error_type"] = error
+            line.error_type = error
         if ctx.attempts > 1:
-            fields["attempts"] = ctx.attempts
+            line.attempts = ctx.attempts
         if ctx.targets_tried:
-            fields["targets"] = ctx.targets_tried
+            line.targets = ctx.targets_tried
         if ctx.principal is not None:
-            fields["principal"] = ctx.principal
+            line.principal = ctx.principal
         if ctx.cache_status is not None:
-            fields["cache_status"] = ctx.cache_status
+            line.cache_status = ctx.cache_status
         if self.options.log_metadata and ctx.metadata:
-            fields["metadata"] = ctx.metadata
+            line.metadata = ctx.metadata
         if ctx.guardrail_verdicts:
-            fields["guardrails"] = [{"id": g, "verdict": v} for g, v in ctx.guardrail_verdicts]
+            line.guardrails = [{"id": g, "verdict": v} for g, v in ctx.guardrail_verdicts]
         if ctx.state and (bodies := ctx.state.get("bodies")):  # observability.log_bodies
-            fields.update(bodies)
+            line.request_messages = bodies.get("request_messages", UNSET)
+            line.response_text = bodies.get("response_text", UNSET)
         ctx.usage = usage
         # the request's own keys are redacted wherever the client put them (proxy/redact.py)
         if self.write is not None:
-            fields["event"] = self.options.event
-            self.write(fields, ctx.secrets)
+            self.write(line, ctx.secrets)
             return
+        fields = line.fields()
+        del fields["event"]
         if secrets := ctx.secrets:
             fields = {k: redact_values(v, secrets) for k, v in fields.items()}
         self.log.info(self.options.event, **fields)
