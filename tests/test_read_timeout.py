@@ -21,7 +21,7 @@ from aiohttp import web
 from tests.conftest import PROVIDER_KEY
 from tests.servers import ServerThread
 
-READ_TIMEOUT = 0.4
+READ_TIMEOUT = 1.0  # a drip comes every quarter of it: margin for a loaded CI machine
 
 
 def _chunk(text: str) -> bytes:
@@ -66,10 +66,10 @@ async def _upstream(request: web.Request) -> web.StreamResponse:
     if how == "stall-stream":  # two events, then nothing
         await resp.write(_chunk("a") + _chunk("b"))
         await asyncio.sleep(30)
-    elif how == "drip":  # an event every READ_TIMEOUT/2, for 4x the read timeout in all
+    elif how == "drip":  # an event every READ_TIMEOUT/4, for twice the read timeout in all
         for i in range(8):
             await resp.write(_chunk(str(i)))
-            await asyncio.sleep(READ_TIMEOUT / 2)
+            await asyncio.sleep(READ_TIMEOUT / 4)
         await resp.write(b"data: [DONE]\n\n")
     return resp
 
@@ -103,7 +103,7 @@ def test_no_headers_within_the_read_timeout_is_a_504(make_gateway, slow_upstream
     took = time.monotonic() - t0
     assert r.status_code == 504, r.text
     assert r.json()["error"]["code"] == "upstream_timeout"
-    assert READ_TIMEOUT < took < READ_TIMEOUT + 0.2 + 1.0  # read (+ connect) timeout
+    assert READ_TIMEOUT < took < READ_TIMEOUT + 5.0  # cut off at the timeout, not left hanging
 
 
 def test_a_json_answer_that_stalls_is_a_504(make_gateway, slow_upstream) -> None:
@@ -125,8 +125,8 @@ def test_a_stream_that_stalls_ends_with_its_error_event(make_gateway, slow_upstr
 
 
 def test_a_slow_stream_that_keeps_sending_is_never_cut(make_gateway, slow_upstream) -> None:
-    """Eight events half a read timeout apart: four read timeouts in all, never silent
-    for one."""
+    """Eight events a quarter of a read timeout apart: two read timeouts in all, never
+    silent for one."""
     gw = make_gateway({"upstream": {"read_timeout": READ_TIMEOUT}})
     r = _send(gw, slow_upstream, "drip", True)
     assert r.status_code == 200
