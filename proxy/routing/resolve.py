@@ -278,6 +278,9 @@ def _slug_layer(slug: str, gw: Gateway, draft: TargetDraft) -> None:
 
 
 BOUND_TARGETS = 1024  # client header sets remembered per gateway (they are client-chosen)
+# characters of client values one remembered target may hold: a key, a host, a cloud token
+# or service-account JSON fit; 8 KB headers by the dozen (130 KB) are built each time
+BOUND_TARGET_CHARS = 16 * 1024
 
 
 def _memo_key(client: dict[str, Any], *built_from: Any) -> tuple[Any, ...] | None:
@@ -291,11 +294,17 @@ def _memo_key(client: dict[str, Any], *built_from: Any) -> tuple[Any, ...] | Non
     return key
 
 
+def _chars(key: tuple[Any, ...]) -> int:
+    """The length of the client's text values in a key (its (field, value) pairs; what it
+    was built from besides is a name, a provider or node ids). Counted on a miss only."""
+    return sum(len(part[1]) for part in key if isinstance(part, tuple) and isinstance(part[1], str))
+
+
 def _remember(gw: Gateway, key: tuple[Any, ...] | None, target: Target) -> Target:
     """Keep a target ``bind`` let through (refusals are never kept: each is decided again).
     A target is frozen and a gateway's settings never change, so the same headers would
     build and bind the same target: the next request with them skips both."""
-    if key is not None:
+    if key is not None and _chars(key) <= BOUND_TARGET_CHARS:
         memo = gw.bound_targets
         if len(memo) >= BOUND_TARGETS:
             memo.clear()

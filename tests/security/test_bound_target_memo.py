@@ -17,7 +17,13 @@ import httpx
 from proxy.errors import PermissionDenied
 from proxy.gateway import Gateway
 from proxy.routing.config import parse_config
-from proxy.routing.resolve import BOUND_TARGETS, header_target, leaf_target, slug_target
+from proxy.routing.resolve import (
+    BOUND_TARGET_CHARS,
+    BOUND_TARGETS,
+    header_target,
+    leaf_target,
+    slug_target,
+)
 from proxy.settings import parse_settings
 from tests.conftest import PROVIDER_KEY
 
@@ -141,3 +147,23 @@ def test_only_a_settings_config_target_is_remembered() -> None:
         else:
             raise AssertionError("a settings key went to a client's host")
     assert len(gw.bound_targets) == 1
+
+
+def test_huge_header_values_are_not_remembered() -> None:
+    """A dozen 8 KB header values (what aiohttp admits) a request, a thousand requests: a
+    memo that kept them would hold ~130 MB of a client's text (and keys) per worker."""
+    gw = Gateway(parse_settings({}, {}))
+    big = {
+        "api_key": "sk-" + "k" * 8000,
+        "custom_host": "http://127.0.0.1:9/v1?" + "h" * 8000,
+        "openai_project": "p" * 8000,
+    }
+    for i in range(50):
+        target = header_target("openai", gw, {**big, "api_key": f"sk-{i:04d}" + "k" * 8000})
+        assert target.api_key is not None and target.api_key.startswith(f"sk-{i:04d}")
+    assert gw.bound_targets == {}
+    small = {"api_key": "sk-" + "k" * 200, "custom_host": "http://127.0.0.1:9/v1"}
+    header_target("openai", gw, small)
+    assert len(gw.bound_targets) == 1
+    total = sum(len(v) for k in gw.bound_targets for _, v in k[2:] if isinstance(v, str))
+    assert total <= BOUND_TARGET_CHARS
