@@ -124,7 +124,7 @@ class LoggingMiddleware:
         if usage is None:  # settled (or estimated, for a stream) by observability, or read
             # by the relay from a usage event the client did not ask for
             usage = ctx.usage if isinstance(ctx.usage, Usage) else ctx.upstream_usage
-        latency = (time.perf_counter() - ctx.start) * 1000.0
+        latency = ctx.elapsed_ms()
         upstream = ctx.upstream_ms
         overhead = ctx.overhead_ms
         line = AccessLine(
@@ -133,9 +133,8 @@ class LoggingMiddleware:
             provider=ctx.provider,
             model=ctx.model,
             status=status,
-            # three_places, written out for the two that are never negative (no calls)
-            latency_ms=int(latency * 1000.0 + 0.5) / 1000.0,
-            upstream_ms=int(upstream * 1000.0 + 0.5) / 1000.0,
+            latency_ms=three_places(latency),
+            upstream_ms=three_places(upstream),
             overhead_ms=three_places(overhead if overhead is not None else latency - upstream),
             stream=ctx.stream,
             endpoint=ctx.endpoint,

@@ -131,12 +131,8 @@ def cost_usd(price: Price, usage: Usage) -> float:
     """Prompt tokens (those read from the cache at the cached price, those written to it at
     the write price, the rest at the input price) plus completion tokens."""
     cached = written = 0
-    if isinstance(usage.prompt_tokens_details, PromptTokensDetails):
+    if isinstance(usage.prompt_tokens_details, PromptTokensDetails):  # else no cache use
         cached, written = cached_tokens(usage), cache_written_tokens(usage)
-    if not cached and not written:  # no cache use (OpenAI's zeros too): the same sum, shorter
-        return (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / (
-            PER_TOKEN
-        )
     cached_price = price.cached_input if price.cached_input is not None else price.input
     write_price = price.cache_write_input if price.cache_write_input is not None else price.input
     total = (

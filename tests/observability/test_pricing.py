@@ -198,9 +198,10 @@ def _reference_cost(price: Price, usage: Usage) -> float:
     ) / 1_000_000.0
 
 
-def test_cost_takes_the_short_sum_only_when_it_is_the_same_number() -> None:
-    """``cost_usd`` skips the cache terms when there is no cache use: bit for bit the full
-    formula's number, with and without details, zeros and real cache reads and writes."""
+def test_cost_without_cache_details_is_the_full_formula() -> None:
+    """``cost_usd`` skips the cache-detail lookups when the usage has no details: bit for
+    bit the full formula's number, with and without details, zeros and real cache reads
+    and writes."""
     import random
 
     rnd = random.Random(7)
