@@ -214,8 +214,13 @@ def browser(chromium: Any) -> Iterator[Any]:
     chromium.set_window_size(1400, 900)
     chromium.get("about:blank")
     chromium.get_log("performance")  # drop what earlier tests did
-    yield chromium
-    chromium.execute_script("try { sessionStorage.clear() } catch (e) {}")
+    try:
+        yield chromium
+    finally:
+        chromium.execute_script("try { sessionStorage.clear() } catch (e) {}")
+        # leave the console page: its live feed retries forever, and once this test's
+        # gateway is gone its port can be a later test's server (a sink saw the retries)
+        chromium.get("about:blank")
 
 
 def screenshot(browser: Any, name: str) -> None:
