@@ -38,6 +38,15 @@ SSE_HEADERS = {
 }
 
 
+class FirstWriteResponse(web.StreamResponse):
+    """A streamed answer whose headers leave with its first body bytes, in one write
+    (aiohttp sends a StreamResponse's headers in a write of their own: one more syscall,
+    one more wake-up of the client). Only for a writer that prepares with its first bytes
+    already in hand, so the headers never wait on the upstream."""
+
+    _send_headers_immediately = False  # aiohttp's switch, off in its own web.Response
+
+
 def json_error(exc: GatewayError, extra: dict[str, str] | None = None) -> web.Response:
     """An error in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
     headers = {**(extra or {}), **exc.headers}
@@ -182,7 +191,7 @@ async def write_sse(
     except BaseException:
         await aclose(chunks)
         raise
-    resp = web.StreamResponse(status=reply.status, headers={**headers, **SSE_HEADERS})
+    resp = FirstWriteResponse(status=reply.status, headers={**headers, **SSE_HEADERS})
     pending: list[bytes] = []  # events already in hand, sent in one write at the next flush
     try:
         await resp.prepare(request)

@@ -20,6 +20,7 @@ import structlog
 from aiohttp import web
 
 from proxy.body import RequestBody, RequestHead
+from proxy.edge import FirstWriteResponse
 from proxy.errors import GatewayError, InvalidRequest, PermissionDenied, RequestTooLarge
 from proxy.frontdoors.base import BaseDoor
 from proxy.observability.observer import OVERHEAD_HEADER
@@ -246,7 +247,7 @@ class PassthroughDoor(BaseDoor):
             await aclose(pieces)
             raise
         headers[OVERHEAD_HEADER] = overhead(ctx)
-        resp = web.StreamResponse(status=reply.status, headers=headers)
+        resp = FirstWriteResponse(status=reply.status, headers=headers)
         try:
             await resp.prepare(request)
             await resp.write(first)

@@ -1,0 +1,107 @@
+"""A streamed answer's headers and first bytes reach the client while the upstream is
+still answering: the gateway sends its headers with the first body bytes (one write), so
+this holds it to never keeping them back for more.
+
+The upstream sends its first piece, then holds the rest until the client has read that
+piece (``go``; 10 s at most). A gateway that waited for more before writing would leave the
+client without its first piece, and its read times out after 5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.conftest import PROVIDER_KEY
+from tests.servers import ServerThread
+
+FIRST_EVENT = (
+    b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"content":"first"},"finish_reason":null}]}\n\n'
+)
+LAST_EVENT = FIRST_EVENT.replace(b'"first"', b'"last"')
+
+
+class HeldUpstream:
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.held = False
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/v1/files/{id}/content", self.content)
+        return app
+
+    async def _answer(
+        self, request: web.Request, ctype: str, first: bytes, rest: bytes
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": ctype})
+        await resp.prepare(request)
+        await resp.write(first)
+        loop = asyncio.get_running_loop()
+        self.held = not await loop.run_in_executor(None, self.go.wait, 10)
+        await resp.write(rest)
+        return resp
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        return await self._answer(
+            request, "text/event-stream", FIRST_EVENT, LAST_EVENT + b"data: [DONE]\n\n"
+        )
+
+    async def content(self, request: web.Request) -> web.StreamResponse:
+        return await self._answer(request, "application/octet-stream", b"A" * 100, b"B" * 100)
+
+
+@pytest.fixture
+def held() -> Iterator[tuple[HeldUpstream, ServerThread]]:
+    up = HeldUpstream()
+    with ServerThread(up.app) as server:
+        yield up, server
+        up.go.set()
+
+
+def headers(server: ServerThread) -> dict[str, str]:
+    return {
+        "authorization": f"Bearer {PROVIDER_KEY}",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": server.url + "/v1",
+    }
+
+
+def test_a_chat_stream_sends_its_headers_and_first_event_before_the_rest(gateway, held) -> None:
+    up, server = held
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    url = gateway.url + "/v1/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=headers(server), timeout=5) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        got = b""
+        pieces = r.iter_raw()
+        while b"first" not in got:
+            got += next(pieces)  # a gateway holding it back: ReadTimeout after 5 s
+        up.go.set()
+        got += b"".join(pieces)
+    assert not up.held
+    assert got == FIRST_EVENT + LAST_EVENT + b"data: [DONE]\n\n"
+
+
+def test_a_passed_through_body_sends_its_first_bytes_before_the_rest(gateway, held) -> None:
+    up, server = held
+    url = gateway.url + "/v1/files/file-1/content"
+    with httpx.stream("GET", url, headers=headers(server), timeout=5) as r:
+        assert r.status_code == 200
+        got = b""
+        pieces = r.iter_raw()
+        while not got.startswith(b"A" * 100):
+            got += next(pieces)
+        up.go.set()
+        got += b"".join(pieces)
+    assert not up.held
+    assert got == b"A" * 100 + b"B" * 100
