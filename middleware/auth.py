@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -34,7 +33,7 @@ from proxy.pipeline import Next, SettingsError
 from proxy.quota.estimate import Pricer, prompt_tokens
 from proxy.quota.headers import rate_headers, replace_rate_headers
 from proxy.quota.policy import GatewayKeyEntry, KeyPolicy, Limits, check_limits
-from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
@@ -161,7 +160,7 @@ class AuthMiddleware:
         if ours:
             replace_rate_headers(reply.headers, ours)
         if isinstance(reply, StreamReply):  # settled when the stream ends, however it ends
-            return reply.wrap(lambda chunks: self._watch(ctx, lease, chunks))
+            return reply.watch(_SettleLease(self, ctx, lease))
         try:
             usage = None
             if isinstance(reply, CompletionReply):
@@ -172,24 +171,6 @@ class AuthMiddleware:
         finally:
             lease.settle(ask.tokens, ask.micros)  # only if the above raised: the estimate
         return reply
-
-    async def _watch(
-        self, ctx: RequestContext, lease: Lease, chunks: AsyncIterator[Chunk]
-    ) -> AsyncIterator[Chunk]:
-        """Relay the stream; settle when it ends, fails or the client leaves (the usage
-        reported so far, or estimated from the text streamed)."""
-        counter = StreamUsage()
-        started = False
-        try:
-            async for chunk in chunks:
-                started = True
-                counter.feed(chunk)
-                yield chunk
-        finally:
-            try:
-                await aclose(chunks)
-            finally:
-                self._settle_stream(ctx, lease, counter, started)
 
     def _settle_stream(
         self, ctx: RequestContext, lease: Lease, counter: StreamUsage, started: bool
@@ -206,3 +187,22 @@ class AuthMiddleware:
 
 
 __all__ = ["AuthMiddleware", "AuthOptions", "GatewayKeyEntry", "Limits"]
+
+
+class _SettleLease:
+    """Settles a stream's quota lease when it ends, fails or the client leaves: the usage
+    reported so far, or estimated from the text streamed (nothing if nothing came)."""
+
+    __slots__ = ("counter", "ctx", "lease", "mw", "started")
+
+    def __init__(self, mw: AuthMiddleware, ctx: RequestContext, lease: Lease) -> None:
+        self.mw, self.ctx, self.lease = mw, ctx, lease
+        self.counter = StreamUsage()
+        self.started = False
+
+    def chunk(self, chunk: Chunk) -> None:
+        self.started = True
+        self.counter.feed(chunk)
+
+    def end(self, status: int, error: str | None) -> None:
+        self.mw._settle_stream(self.ctx, self.lease, self.counter, self.started)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -22,7 +22,7 @@ from proxy.errors import GatewayError
 from proxy.logsetup import LogLine, json_line_writer
 from proxy.pipeline import Next
 from proxy.redact import redact_values
-from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply
 from proxy.schema import Usage
 
 
@@ -88,33 +88,13 @@ class LoggingMiddleware:
             self.emit(ctx, 499, "client_closed")
             raise
         if isinstance(reply, StreamReply):
-            return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+            return reply.watch(_LineAtEnd(self, ctx))
         if isinstance(reply, BodyReply):
             self.emit(ctx, reply.status, None, reply.usage)
             return reply
         assert isinstance(reply, CompletionReply)
         self.emit(ctx, reply.status, None, reply.completion.usage())
         return reply
-
-    async def _watch(
-        self, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
-    ) -> AsyncIterator[Chunk]:
-        last: Chunk | None = None
-        status: int = 499  # unless the stream ends or fails
-        error: str | None = "client_closed"
-        try:
-            async for chunk in chunks:
-                if last is None:
-                    ctx.ttfb = time.perf_counter() - ctx.start
-                last = chunk
-                yield chunk
-            status, error = reply.status, None
-        except GatewayError as exc:
-            status, error = exc.status, exc.type
-            raise
-        finally:
-            await aclose(chunks)
-            self.emit(ctx, status, error, last.usage() if last is not None else None)
 
     def emit(
         self, ctx: RequestContext, status: int, error: str | None, usage: Usage | None = None
@@ -177,3 +157,24 @@ class LoggingMiddleware:
         if secrets := ctx.secrets:
             fields = {k: redact_values(v, secrets) for k, v in fields.items()}
         self.log.info(self.options.event, **fields)
+
+
+class _LineAtEnd:
+    """A stream's line, written when it ends: after its last chunk, or when it fails or the
+    client leaves (with the time to first byte and the usage its last chunk carried)."""
+
+    __slots__ = ("ctx", "last", "mw")
+
+    def __init__(self, mw: LoggingMiddleware, ctx: RequestContext) -> None:
+        self.mw = mw
+        self.ctx = ctx
+        self.last: Chunk | None = None
+
+    def chunk(self, chunk: Chunk) -> None:
+        if self.last is None and self.ctx.ttfb is None:
+            self.ctx.ttfb = time.perf_counter() - self.ctx.start
+        self.last = chunk
+
+    def end(self, status: int, error: str | None) -> None:
+        last = self.last
+        self.mw.emit(self.ctx, status, error, last.usage() if last is not None else None)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.observability.usage_estimate import StreamUsage
 from proxy.pipeline import Next
-from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply, aclose
+from proxy.reply import BodyReply, Chunk, CompletionReply, Reply, StreamReply
 from proxy.schema import Usage, text_of
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ class ObservabilityMiddleware:
         if isinstance(reply, StreamReply):
             if m is not None:
                 m.streams_now.inc()
-            return reply.wrap(lambda chunks: self._watch(ctx, reply, chunks))
+            return reply.watch(_SettleAtEnd(self, ctx))
         if isinstance(reply, BodyReply):
             self._end(ctx, reply.status, None, reply.usage, None)
             return reply
@@ -84,42 +83,6 @@ class ObservabilityMiddleware:
         answer = reply.completion.raw if self.answers else None
         self._end(ctx, reply.status, None, usage, None, answer)
         return reply
-
-    async def _watch(
-        self, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
-    ) -> AsyncIterator[Chunk]:
-        counter = StreamUsage(keep_text=self.bodies or self.answers)
-        feed = counter.feed
-        ttfb: float | None = None
-        status: int
-        error: str | None
-        status, error = 499, "client_closed"
-        try:
-            async for chunk in chunks:
-                if ttfb is None:
-                    ttfb = time.perf_counter() - ctx.start
-                feed(chunk)
-                yield chunk
-            status, error = reply.status, None
-        except GatewayError as exc:
-            status, error = exc.status, exc.type
-            raise
-        except Exception:
-            status, error = 500, "internal_error"
-            raise
-        finally:
-            await aclose(chunks)
-            obs = self.obs
-            if obs is not None and obs.metrics is not None:
-                obs.metrics.streams_now.dec()
-            usage: Usage | None = None
-            reported = counter.reported is not None or ctx.upstream_usage is not None
-            if error is None or reported or counter.chars:
-                usage, ctx.usage_estimated = counter.result_for(ctx)
-            text = "".join(counter.text) if self.bodies or self.answers else None
-            if self.bodies:
-                ctx.state["bodies"]["response_text"] = text
-            self._end(ctx, status, error, usage, ttfb, text)
 
     def _end(
         self,
@@ -138,6 +101,38 @@ class ObservabilityMiddleware:
         if obs.metrics is not None:
             obs.metrics.requests_now.dec()
         obs.finish(ctx, status, error, ttfb, answer)
+
+
+class _SettleAtEnd:
+    """A stream's usage (reported, else estimated from the text that went by), cost,
+    metrics and records, settled when it ends, before the access line is written."""
+
+    __slots__ = ("counter", "ctx", "feed", "mw")
+
+    def __init__(self, mw: ObservabilityMiddleware, ctx: RequestContext) -> None:
+        self.mw = mw
+        self.ctx = ctx
+        self.counter = StreamUsage(keep_text=mw.bodies or mw.answers)
+        self.feed = self.counter.feed
+
+    def chunk(self, chunk: Chunk) -> None:
+        if self.ctx.ttfb is None:
+            self.ctx.ttfb = time.perf_counter() - self.ctx.start
+        self.feed(chunk)
+
+    def end(self, status: int, error: str | None) -> None:
+        mw, ctx, counter = self.mw, self.ctx, self.counter
+        obs = mw.obs
+        if obs is not None and obs.metrics is not None:
+            obs.metrics.streams_now.dec()
+        usage: Usage | None = None
+        reported = counter.reported is not None or ctx.upstream_usage is not None
+        if error is None or reported or counter.chars:
+            usage, ctx.usage_estimated = counter.result_for(ctx)
+        text = "".join(counter.text) if mw.bodies or mw.answers else None
+        if mw.bodies:
+            ctx.state["bodies"]["response_text"] = text
+        mw._end(ctx, status, error, usage, ctx.ttfb, text)
 
 
 def _answer_text(reply: CompletionReply) -> str:

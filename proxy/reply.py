@@ -18,11 +18,11 @@ byte stream with its content type, and the usage when the endpoint reports one.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 
-from proxy.errors import UpstreamInvalid
+from proxy.errors import GatewayError, UpstreamInvalid
 from proxy.schema import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -215,10 +215,19 @@ class CompletionReply(Reply):
         self.completion = completion
 
 
+class StreamWatcher(Protocol):
+    """Sees a stream's chunks go by without changing them, and its end: ``end`` gets the
+    status the client saw (499 ``client_closed`` when it left first) and the error type."""
+
+    def chunk(self, chunk: Chunk) -> None: ...
+
+    def end(self, status: int, error: str | None) -> None: ...
+
+
 class StreamReply(Reply):
     """A stream of chunks. Whoever consumes ``chunks`` must ``aclose()`` it when done."""
 
-    __slots__ = ("chunks",)
+    __slots__ = ("_watchers", "chunks")
 
     def __init__(
         self,
@@ -228,10 +237,25 @@ class StreamReply(Reply):
     ) -> None:
         super().__init__(status, headers)
         self.chunks = chunks
+        self._watchers: list[StreamWatcher] | None = None  # those of the outermost layer
 
     def wrap(self, wrapper: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> StreamReply:
         """Wrap the chunk iterator (tee, transform, observe) keeping status and headers."""
         self.chunks = wrapper(self.chunks)
+        self._watchers = None
+        return self
+
+    def watch(self, watcher: StreamWatcher) -> StreamReply:
+        """Let ``watcher`` see the chunks and the end. Watchers added one after another
+        share one layer (each its own async generator would cost a layer per chunk and
+        per end); they see each chunk and the end in the order they were added, as nested
+        wrappers would (the innermost first)."""
+        if self._watchers is not None:
+            self._watchers.append(watcher)
+            return self
+        watchers = [watcher]
+        self.chunks = _watched(self, self.chunks, watchers)
+        self._watchers = watchers
         return self
 
 
@@ -253,6 +277,42 @@ class BodyReply(Reply):
         self.body = body
         self.content_type = content_type
         self.usage = usage
+
+
+async def _watched(
+    reply: StreamReply, chunks: AsyncIterator[Chunk], watchers: list[StreamWatcher]
+) -> AsyncIterator[Chunk]:
+    status: int = 499  # unless the stream ends or fails
+    error: str | None = "client_closed"
+    try:
+        async for chunk in chunks:
+            for w in watchers:
+                w.chunk(chunk)
+            yield chunk
+        status, error = reply.status, None
+    except GatewayError as exc:
+        status, error = exc.status, exc.type
+        raise
+    except Exception:  # a bug below: the handler answers with a 500 error event
+        status, error = 500, "internal_error"
+        raise
+    finally:
+        try:
+            await aclose(chunks)
+        finally:
+            _end_all(watchers, status, error)
+
+
+def _end_all(watchers: list[StreamWatcher], status: int, error: str | None) -> None:
+    """Every watcher ends, even after one that failed (whose error is then raised)."""
+    failed: Exception | None = None
+    for w in watchers:
+        try:
+            w.end(status, error)
+        except Exception as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 async def aclose(it: AsyncIterator[Any]) -> None:
