@@ -191,8 +191,10 @@ async def write_sse(
     except BaseException:
         await aclose(chunks)
         raise
-    resp = FirstWriteResponse(status=reply.status, headers={**headers, **SSE_HEADERS})
+    headers.update(SSE_HEADERS)  # the handler's own dict
+    resp = FirstWriteResponse(status=reply.status, headers=headers)
     pending: list[bytes] = []  # events already in hand, sent in one write at the next flush
+    closed = False
     try:
         await resp.prepare(request)
         if first is not None:
@@ -207,6 +209,7 @@ async def write_sse(
                     pending.clear()
         pending.append(end() if callable(end) else end)
         await aclose(chunks)  # the wrappers' last work (log lines) before the client's end
+        closed = True
         # the last events, the end and the end of the body in one write (the headers too,
         # when the whole stream came in one read: aiohttp sends them with the first bytes)
         await resp.write_eof(b"".join(pending))
@@ -220,5 +223,6 @@ async def write_sse(
         log.exception("unhandled error in stream")
         await resp.write(error_frame(GatewayError("internal gateway error", code="internal_error")))
     finally:
-        await aclose(chunks)
+        if not closed:
+            await aclose(chunks)
     return resp

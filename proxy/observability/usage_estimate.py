@@ -85,7 +85,8 @@ _light = msgspec.json.Decoder(_LightChunk)
 _TEXT = re.compile(
     # runs of plain characters in one step, possessive (no backtracking, linear on any
     # input): a third of the work of matching a character at a time
-    rb'"(?:content|refusal|reasoning_content|arguments|text)":\s?"((?:[^"\\]++|\\.)*+)"'
+    # (the two keys that start "re" share one branch: the same strings, fewer tries)
+    rb'"(?:content|re(?:fusal|asoning_content)|arguments|text)":\s?"((?:[^"\\]++|\\.)*+)"'
 )
 
 
