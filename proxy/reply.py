@@ -245,6 +245,23 @@ class StreamReply(Reply):
         self._watchers = None
         return self
 
+    @classmethod
+    def watched_at_source(
+        cls,
+        source: Callable[[StreamReply, list[StreamWatcher]], AsyncIterator[Chunk]],
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> StreamReply:
+        """A stream whose source calls the watchers itself (the relay's pump):
+        ``source(reply, watchers)`` makes the chunks, calls ``watchers`` with each, and
+        ends them (``end_watchers``) once it has finished. Watchers added before any
+        ``wrap`` land in that list, and need no layer of their own."""
+        reply = cls.__new__(cls)
+        Reply.__init__(reply, status, headers)
+        reply._watchers = []
+        reply.chunks = source(reply, reply._watchers)
+        return reply
+
     def watch(self, watcher: StreamWatcher) -> StreamReply:
         """Let ``watcher`` see the chunks and the end. Watchers added one after another
         share one layer (each its own async generator would cost a layer per chunk and
@@ -282,28 +299,35 @@ class BodyReply(Reply):
 async def _watched(
     reply: StreamReply, chunks: AsyncIterator[Chunk], watchers: list[StreamWatcher]
 ) -> AsyncIterator[Chunk]:
-    status: int = 499  # unless the stream ends or fails
-    error: str | None = "client_closed"
+    failed: BaseException | None = None
     try:
         async for chunk in chunks:
             for w in watchers:
                 w.chunk(chunk)
             yield chunk
-        status, error = reply.status, None
-    except GatewayError as exc:
-        status, error = exc.status, exc.type
-        raise
-    except Exception:  # a bug below: the handler answers with a 500 error event
-        status, error = 500, "internal_error"
+    except BaseException as exc:
+        failed = exc
         raise
     finally:
         try:
             await aclose(chunks)
         finally:
-            _end_all(watchers, status, error)
+            end_watchers(watchers, *stream_outcome(failed, reply.status))
 
 
-def _end_all(watchers: list[StreamWatcher], status: int, error: str | None) -> None:
+def stream_outcome(failed: BaseException | None, status: int) -> tuple[int, str | None]:
+    """How a stream ended, for its watchers: ``status`` when it ran out, a gateway error's
+    own status, 500 for a bug (the handler sends an error event), else the client left."""
+    if failed is None:
+        return status, None
+    if isinstance(failed, GatewayError):
+        return failed.status, failed.type
+    if isinstance(failed, Exception):
+        return 500, "internal_error"
+    return 499, "client_closed"  # GeneratorExit, CancelledError: the client went away
+
+
+def end_watchers(watchers: list[StreamWatcher], status: int, error: str | None) -> None:
     """Every watcher ends, even after one that failed (whose error is then raised)."""
     failed: Exception | None = None
     for w in watchers:

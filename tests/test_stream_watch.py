@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from proxy.errors import GatewayError, UpstreamError
-from proxy.reply import Chunk, StreamReply, aclose
+from proxy.reply import Chunk, StreamReply, aclose, end_watchers, stream_outcome
 
 
 class Seen:
@@ -116,3 +116,31 @@ def test_a_wrap_between_watchers_keeps_their_order_around_it() -> None:
     reply = StreamReply(source(1)).watch(Seen("a", log)).wrap(upper).watch(Seen("b", log))
     assert asyncio.run(drain(reply)) == [b"0!"]
     assert log == ["a:0", "wrap", "b:0!", "a:end 200 None", "wrap:end", "b:end 200 None"]
+
+
+def test_a_source_that_calls_the_watchers_itself_gets_them_without_a_layer() -> None:
+    log: list[str] = []
+
+    async def source(reply: StreamReply, watchers: list) -> AsyncIterator[Chunk]:
+        failed: BaseException | None = None
+        try:
+            for c in (Chunk(raw=b"0"),):
+                for w in watchers:
+                    w.chunk(c)
+                yield c
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            log.append("source:end")
+            end_watchers(watchers, *stream_outcome(failed, reply.status))
+
+    reply = StreamReply.watched_at_source(source, 200)
+    own = reply.chunks
+    reply.watch(Seen("a", log)).watch(Seen("b", log))
+    assert reply.chunks is own  # no layer: the source calls them
+    reply.wrap(lambda chunks: chunks).watch(Seen("c", log))
+    assert reply.chunks is not own  # after a wrap, a layer of its own
+    assert asyncio.run(drain(reply)) == [b"0"]
+    ends = ["source:end", "a:end 200 None", "b:end 200 None", "c:end 200 None"]
+    assert log == ["a:0", "b:0", "c:0", *ends]

@@ -150,3 +150,41 @@ async def test_stream_response_headers(gateway, mock_openai) -> None:
     assert resp.headers["x-portkey-provider"] == "openai"
     assert body.endswith(b"data: [DONE]\n\n")
     assert body.count(b"data: ") == 7  # role + 4 words + finish + [DONE]
+
+
+async def test_each_way_a_stream_ends_is_its_access_line(gateway, mock_openai, logs) -> None:
+    """The line is written by a watcher the relay's pump ends: after the last event, after
+    an upstream failure mid-stream, and when the client hangs up — one line each, with the
+    status the client saw and the time to the first byte."""
+    _, upstream = mock_openai
+    async with aiohttp.ClientSession() as s:
+        for model in ("gpt-4o-mini", "midstream-error", "truncated"):
+            body = {"model": model, "messages": MSG, "stream": True}
+            async with s.post(
+                gateway.url + "/v1/chat/completions", json=body, headers=headers_for(upstream.url)
+            ) as resp:
+                assert resp.status == 200
+                await resp.read()
+        resp = await s.post(
+            gateway.url + "/v1/chat/completions",
+            json={"model": "slow-stream", "messages": MSG, "stream": True},
+            headers=headers_for(upstream.url),
+        )
+        got = b""
+        while got.count(b"data: ") < 3:
+            got += await resp.content.readany()
+        resp.close()  # hang up mid-stream
+    deadline = time.monotonic() + 5
+    while len([x for x in logs() if x.get("event") == "request"]) < 4:
+        assert time.monotonic() < deadline, logs()
+        await asyncio.sleep(0.02)
+    lines = [x for x in logs() if x.get("event") == "request"]
+    ends = [(x["model"], x["status"], x.get("error_type")) for x in lines]
+    assert ends[:3] == [
+        ("gpt-4o-mini", 200, None),
+        ("midstream-error", 500, "server_error"),  # the provider's error event, its type
+        ("truncated", 502, "api_error"),  # cut off before [DONE]
+    ]
+    assert ends[3] == ("slow-stream", 499, "client_closed")
+    assert all(x["stream"] and x["ttfb_ms"] > 0 for x in lines)
+    assert lines[0]["completion_tokens"] > 0

@@ -29,7 +29,15 @@ from proxy.errors import (
 from proxy.framing import FRAMINGS, FrameDecoder
 from proxy.gateway import Gateway
 from proxy.providers.base import StreamTranslator, Translation, UpstreamRequest
-from proxy.reply import Chunk, CompletionReply, Reply, StreamReply
+from proxy.reply import (
+    Chunk,
+    CompletionReply,
+    Reply,
+    StreamReply,
+    StreamWatcher,
+    end_watchers,
+    stream_outcome,
+)
 from proxy.schema import Usage
 from proxy.upstream import open_upstream
 
@@ -155,9 +163,12 @@ class Relay:
                 else:
                     translator = adapter.stream_translator(ctx.model, _include_usage(ctx))
                     reader = EventReader(FRAMINGS[up.framing](), translator)
-                chunks = self._pump(ctx, resp, reader, adapter.name)
+                name = adapter.name
+                reply = StreamReply.watched_at_source(
+                    lambda r, ws: self._pump(ctx, resp, reader, name, r, ws), resp.status, headers
+                )
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0  # time to headers
-                return StreamReply(chunks, resp.status, headers)
+                return reply
             raw = await read_within(resp, self.max_response, loop_deadline, adapter.name)
             ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
             check_json_type(resp.headers, adapter.name, resp.status)
@@ -201,51 +212,68 @@ class Relay:
         resp: aiohttp.ClientResponse,
         reader: Reader,
         provider: str,
+        reply: StreamReply,
+        watchers: list[StreamWatcher],
     ) -> AsyncIterator[Chunk]:
+        """The stream's source, which also does what reply.py's watching layer would:
+        each chunk goes to the watchers before it leaves, and their end comes after the
+        upstream response is let go and the usage event it held back is on ``ctx``."""
         feed = reader.feed
         clean = False
+        failed: BaseException | None = None
         t0 = time.perf_counter()
         try:
-            async for data in resp.content.iter_any():
-                batch: list[Chunk] = []
-                failure: GatewayError | None = None
-                try:
-                    feed(data, batch)
-                except GatewayError as exc:  # deliver what came before the error event
-                    failure = exc
-                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-                    failure = unreadable(provider, exc)
-                for chunk in batch[:-1]:
-                    chunk.flush = False  # more in hand: the client gets them in one write
+            try:
+                async for data in resp.content.iter_any():
+                    batch: list[Chunk] = []
+                    failure: GatewayError | None = None
+                    try:
+                        feed(data, batch)
+                    except GatewayError as exc:  # deliver what came before the error event
+                        failure = exc
+                    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+                        failure = unreadable(provider, exc)
+                    for chunk in batch[:-1]:
+                        chunk.flush = False  # more in hand: the client gets them in one write
+                    ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
+                    for chunk in batch:
+                        for w in watchers:
+                            w.chunk(chunk)
+                        yield chunk  # time held by the consumer is not upstream time
+                    if failure is not None:
+                        raise failure
+                    t0 = time.perf_counter()
+                rest: list[Chunk] = []
+                reader.finish(rest)
+                for chunk in rest:
+                    for w in watchers:
+                        w.chunk(chunk)
+                    yield chunk
+                clean = True
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{provider} stream stalled (read timeout)", code="upstream_timeout"
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(
+                    f"{provider} stream broke ({type(exc).__name__})",
+                    status=502,
+                    code="upstream_stream_broken",
+                ) from None
+            finally:
                 ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
-                for chunk in batch:
-                    yield chunk  # time held by the consumer is not upstream time
-                if failure is not None:
-                    raise failure
-                t0 = time.perf_counter()
-            rest: list[Chunk] = []
-            reader.finish(rest)
-            for chunk in rest:
-                yield chunk
-            clean = True
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{provider} stream stalled (read timeout)", code="upstream_timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(
-                f"{provider} stream broke ({type(exc).__name__})",
-                status=502,
-                code="upstream_stream_broken",
-            ) from None
+                # before any wrapper's end (they close inward): the count they settle on
+                ctx.upstream_usage = reader.dropped
+                if clean:
+                    resp.release()
+                else:
+                    resp.close()  # aborts the upstream request and drops its connection
+        except BaseException as exc:
+            failed = exc
+            raise
         finally:
-            ctx.upstream_ms += (time.perf_counter() - t0) * 1000.0
-            # before any wrapper's end (they close inward): the count they settle on
-            ctx.upstream_usage = reader.dropped
-            if clean:
-                resp.release()
-            else:
-                resp.close()  # aborts the upstream request and drops its connection
+            if watchers:
+                end_watchers(watchers, *stream_outcome(failed, reply.status))
 
 
 class Reader(Protocol):
