@@ -45,15 +45,26 @@ ERROR_BODY_LIMIT = 1024 * 1024
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
 
 
+# the upstream headers handed on under one exact name, and the name the client gets
+_PASSED_AS = {
+    "retry-after": "retry-after",
+    "x-request-id": "x-upstream-request-id",
+    "request-id": "x-upstream-request-id",
+    "apim-request-id": "x-upstream-request-id",
+}
+
+
 def passed_headers(upstream: Mapping[str, str]) -> dict[str, str]:
     """Upstream headers worth handing to the client: rate limits and the provider's id."""
     out: dict[str, str] = {}
     for name, value in upstream.items():
+        if name[:1] not in "xXaArR":  # no name below starts otherwise: not even lowered
+            continue
         low = name.lower()
-        if low.startswith(("x-ratelimit-", "anthropic-ratelimit-")) or low == "retry-after":
+        if low.startswith(("x-ratelimit-", "anthropic-ratelimit-")):
             out[low] = value
-        elif low in ("x-request-id", "request-id", "apim-request-id"):
-            out["x-upstream-request-id"] = value
+        elif (passed := _PASSED_AS.get(low)) is not None:
+            out[passed] = value
     return out
 
 
