@@ -42,7 +42,10 @@ class FirstWriteResponse(web.StreamResponse):
     """A streamed answer whose headers leave with its first body bytes, in one write
     (aiohttp sends a StreamResponse's headers in a write of their own: one more syscall,
     one more wake-up of the client). Only for a writer that prepares with its first bytes
-    already in hand, so the headers never wait on the upstream."""
+    already in hand and writes them at once, or ``write(b"")`` to send the headers alone.
+    The one wait it adds: a stream whose first read held all of it, ``[DONE]`` included,
+    goes out in one write when the upstream's body ends — at once, unless an upstream
+    keeps its body open after ``[DONE]`` (the events waited for that before too)."""
 
     _send_headers_immediately = False  # aiohttp's switch, off in its own web.Response
 
@@ -200,8 +203,12 @@ async def write_sse(
         if first is not None:
             pending.append(frame(first))
             if first.flush and not first.final:
-                await resp.write(b"".join(pending))
+                await resp.write(b"".join(pending))  # the headers leave with it
                 pending.clear()
+            elif not first.final:
+                # held for a later write (a wrapper may wait on the upstream before the
+                # next chunk): the headers go now, on their own
+                await resp.write(b"")
             async for chunk in chunks:
                 pending.append(frame(chunk))
                 if chunk.flush and not chunk.final:

@@ -225,9 +225,14 @@ class StreamWatcher(Protocol):
 
 
 class StreamReply(Reply):
-    """A stream of chunks. Whoever consumes ``chunks`` must ``aclose()`` it when done."""
+    """A stream of chunks. Whoever consumes ``chunks`` must ``aclose()`` it when done.
 
-    __slots__ = ("_watchers", "chunks")
+    ``chunks`` may be replaced (``wrap``, or assigned): whatever replaces it ends the
+    layer that watchers share, so a watcher added later gets a layer around the new
+    iterator and sees every chunk that leaves it (one that joined the old layer would sit
+    below the new iterator and miss what it adds or reorders)."""
+
+    __slots__ = ("_chunks", "_watchers")
 
     def __init__(
         self,
@@ -236,13 +241,21 @@ class StreamReply(Reply):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(status, headers)
-        self.chunks = chunks
+        self._chunks = chunks
         self._watchers: list[StreamWatcher] | None = None  # those of the outermost layer
+
+    @property
+    def chunks(self) -> AsyncIterator[Chunk]:
+        return self._chunks
+
+    @chunks.setter
+    def chunks(self, chunks: AsyncIterator[Chunk]) -> None:
+        self._chunks = chunks
+        self._watchers = None  # the outermost iterator is no longer the watched one
 
     def wrap(self, wrapper: Callable[[AsyncIterator[Chunk]], AsyncIterator[Chunk]]) -> StreamReply:
         """Wrap the chunk iterator (tee, transform, observe) keeping status and headers."""
-        self.chunks = wrapper(self.chunks)
-        self._watchers = None
+        self.chunks = wrapper(self._chunks)
         return self
 
     @classmethod
@@ -254,12 +267,13 @@ class StreamReply(Reply):
     ) -> StreamReply:
         """A stream whose source calls the watchers itself (the relay's pump):
         ``source(reply, watchers)`` makes the chunks, calls ``watchers`` with each, and
-        ends them (``end_watchers``) once it has finished. Watchers added before any
-        ``wrap`` land in that list, and need no layer of their own."""
+        ends them (``end_watchers``) once it has finished. Watchers added while ``chunks``
+        is still that source land in that list, and need no layer of their own."""
         reply = cls.__new__(cls)
         Reply.__init__(reply, status, headers)
-        reply._watchers = []
-        reply.chunks = source(reply, reply._watchers)
+        watchers: list[StreamWatcher] = []
+        reply._chunks = source(reply, watchers)
+        reply._watchers = watchers
         return reply
 
     def watch(self, watcher: StreamWatcher) -> StreamReply:
@@ -271,7 +285,7 @@ class StreamReply(Reply):
             self._watchers.append(watcher)
             return self
         watchers = [watcher]
-        self.chunks = _watched(self, self.chunks, watchers)
+        self._chunks = _watched(self, self._chunks, watchers)
         self._watchers = watchers
         return self
 

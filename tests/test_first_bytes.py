@@ -10,6 +10,7 @@ client without its first piece, and its read times out after 5 s.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 
@@ -31,6 +32,7 @@ class HeldUpstream:
     def __init__(self) -> None:
         self.go = threading.Event()
         self.held = False
+        self.first = FIRST_EVENT  # the chat stream's first write
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -52,7 +54,7 @@ class HeldUpstream:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         await request.read()
         return await self._answer(
-            request, "text/event-stream", FIRST_EVENT, LAST_EVENT + b"data: [DONE]\n\n"
+            request, "text/event-stream", self.first, LAST_EVENT + b"data: [DONE]\n\n"
         )
 
     async def content(self, request: web.Request) -> web.StreamResponse:
@@ -105,3 +107,34 @@ def test_a_passed_through_body_sends_its_first_bytes_before_the_rest(gateway, he
         got += b"".join(pieces)
     assert not up.held
     assert got == b"A" * 100 + b"B" * 100
+
+
+def test_headers_go_at_once_when_a_wrapper_holds_the_first_event_back(make_gateway, held) -> None:
+    """An output guardrail that does not deny holds each event until the next (non-strict
+    mode): the first chunk reaches the writer marked "more in hand" while the next one
+    waits on the upstream. The headers must not wait with it."""
+    up, server = held
+    up.first = FIRST_EVENT + FIRST_EVENT.replace(b'"first"', b'"second"')
+    gw = make_gateway(
+        {
+            "middleware": [
+                {"class": "middleware.logging:LoggingMiddleware"},
+                {"class": "middleware.guardrails:GuardrailsMiddleware"},
+                {"class": "middleware.router:RouterMiddleware"},
+            ]
+        }
+    )
+    check = {"id": "default.wordCount", "parameters": {"maxWords": 10}}
+    config = {"output_guardrails": [{"checks": [check], "deny": False}]}
+    h = headers(server) | {
+        "x-portkey-config": json.dumps(config),
+        "x-portkey-strict-open-ai-compliance": "false",
+    }
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    url = gw.url + "/v1/chat/completions"
+    with httpx.stream("POST", url, json=body, headers=h, timeout=5) as r:  # ReadTimeout if held
+        assert r.status_code == 200
+        up.go.set()
+        got = b"".join(r.iter_raw())
+    assert not up.held
+    assert b'"first"' in got and b'"second"' in got and got.endswith(b"data: [DONE]\n\n")

@@ -144,3 +144,18 @@ def test_a_source_that_calls_the_watchers_itself_gets_them_without_a_layer() -> 
     assert asyncio.run(drain(reply)) == [b"0"]
     ends = ["source:end", "a:end 200 None", "b:end 200 None", "c:end 200 None"]
     assert log == ["a:0", "b:0", "c:0", *ends]
+
+
+def test_an_assigned_iterator_ends_the_shared_layer_as_a_wrap_does() -> None:
+    log: list[str] = []
+
+    async def prepend(chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+        yield Chunk(raw=b"first")
+        async for c in chunks:
+            yield c
+
+    reply = StreamReply(source(1)).watch(Seen("a", log))
+    reply.chunks = prepend(reply.chunks)  # as the router's peek does
+    reply.watch(Seen("b", log))  # must see what the new iterator hands out
+    assert asyncio.run(drain(reply)) == [b"first", b"0"]
+    assert log == ["b:first", "a:0", "b:0", "a:end 200 None", "b:end 200 None"]

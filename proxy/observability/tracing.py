@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -32,7 +32,7 @@ from proxy.context import RequestContext
 from proxy.errors import GatewayError
 from proxy.observability.settings import ObservabilitySettings
 from proxy.pipeline import Middleware, Next
-from proxy.reply import Chunk, Reply, StreamReply, aclose
+from proxy.reply import Chunk, Reply, StreamReply
 
 OPERATION = "chat"
 
@@ -137,27 +137,24 @@ class _Root:
             _end(span, ctx, 500, type(exc).__name__)
             raise
         if isinstance(reply, StreamReply):
-            return reply.wrap(lambda chunks: _until_end(span, ctx, reply, chunks))
+            return reply.watch(_SpanAtEnd(span, ctx))
         _end(span, ctx, reply.status, None)
         return reply
 
 
-async def _until_end(
-    span: Span, ctx: RequestContext, reply: StreamReply, chunks: AsyncIterator[Chunk]
-) -> AsyncIterator[Chunk]:
-    status: int
-    error: str | None
-    status, error = 499, "client_closed"
-    try:
-        async for chunk in chunks:
-            yield chunk
-        status, error = reply.status, None
-    except GatewayError as exc:
-        status, error = exc.status, exc.type
-        raise
-    finally:
-        await aclose(chunks)
-        _end(span, ctx, status, error)
+class _SpanAtEnd:
+    """Ends a stream's server span when the stream ends (status and error as logged)."""
+
+    __slots__ = ("ctx", "span")
+
+    def __init__(self, span: Span, ctx: RequestContext) -> None:
+        self.span, self.ctx = span, ctx
+
+    def chunk(self, chunk: Chunk) -> None:
+        pass
+
+    def end(self, status: int, error: str | None) -> None:
+        _end(self.span, self.ctx, status, error)
 
 
 class _Step:
@@ -216,7 +213,7 @@ class _Attempt:
             _end_attempt(span, ctx, upstream_before, 499, type(exc).__name__)
             raise
         if isinstance(reply, StreamReply):
-            return reply.wrap(lambda chunks: _attempt_stream(span, ctx, upstream_before, chunks))
+            return reply.watch(_AttemptSpanAtEnd(span, ctx, upstream_before))
         _end_attempt(span, ctx, upstream_before, reply.status, None)
         return reply
 
@@ -232,19 +229,16 @@ def _end_attempt(
     span.end()
 
 
-async def _attempt_stream(
-    span: Span, ctx: RequestContext, upstream_before: float, chunks: AsyncIterator[Chunk]
-) -> AsyncIterator[Chunk]:
-    status: int
-    error: str | None
-    status, error = 499, "client_closed"
-    try:
-        async for chunk in chunks:
-            yield chunk
-        status, error = 200, None
-    except GatewayError as exc:
-        status, error = exc.status, exc.type
-        raise
-    finally:
-        await aclose(chunks)
-        _end_attempt(span, ctx, upstream_before, status, error)
+class _AttemptSpanAtEnd:
+    """Ends an attempt's client span when its stream ends."""
+
+    __slots__ = ("before", "ctx", "span")
+
+    def __init__(self, span: Span, ctx: RequestContext, upstream_before: float) -> None:
+        self.span, self.ctx, self.before = span, ctx, upstream_before
+
+    def chunk(self, chunk: Chunk) -> None:
+        pass
+
+    def end(self, status: int, error: str | None) -> None:
+        _end_attempt(self.span, self.ctx, self.before, status, error)
