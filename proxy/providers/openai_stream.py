@@ -208,13 +208,17 @@ class FramedStream:
             self._done = True
         if not body:
             return True
-        payloads = body[6:-2].split(_SEP)
+        payloads = body.split(_SEP)
         n = len(payloads)
-        # the array's brackets on the first and last payloads (a few hundred bytes each),
-        # not around the joined events (a copy of the whole block)
-        first, last = payloads[0], payloads[-1]
-        payloads[0] = b"[" + first
-        payloads[-1] = (b"[" + last if n == 1 else last) + b"]"
+        # the first event's "data: ", the last one's blank line and the array's brackets
+        # dealt with on the first and last payloads (a few hundred bytes each), not on the
+        # whole block (a copy of it each)
+        if n == 1:
+            payloads[0] = first = last = body[6:-2]
+            payloads[0] = b"[" + first + b"]"
+        else:
+            first, last = payloads[0][6:], payloads[-1][:-2]
+            payloads[0], payloads[-1] = b"[" + first, last + b"]"
         array = b",".join(payloads)  # split + join: a third cheaper than one replace
         payloads[0], payloads[-1] = first, last
         if b"\n" in array:
