@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import PROVIDER_KEY
 from tests.servers import ServerThread
@@ -328,3 +330,55 @@ def test_reads_of_one_or_more_whole_events_relay_each_once(cut: int) -> None:
     reader.finish(out)
     assert b"".join(c.raw for c in out) == b"".join(EVENTS[:3])  # the usage event is left out
     assert reader.dropped is not None and reader.dropped.total_tokens == 8
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        # one event ends inside a value and the next completes it: joined with commas
+        # into one array these parse, with as many values as events
+        b'data: {"x":"\n\ndata: "},{}\n\n',
+        b'data: {"a":[1\n\ndata: 2]},{}\n\n',
+        b'data: {"a":[{}\n\ndata: {}]},{}\n\n',
+        b'data: {"a":"}\n\ndata: {"},{}\n\n',
+        b'data: {"a":{}\n\ndata: {"b":1}}\n\n',
+    ],
+)
+def test_events_that_are_json_only_together_are_never_relayed(crafted: bytes) -> None:
+    """Found by a review: events that are not JSON one by one, but whose pieces join into
+    valid JSON, passed the one-pass check. Each must be a 502, with nothing of it sent."""
+    from proxy.errors import UpstreamInvalid
+    from proxy.providers import get_adapter
+
+    for count in (True, False):
+        reader = get_adapter("openai").framed_stream(count)  # type: ignore[attr-defined]
+        out: list[Any] = []
+        with pytest.raises(UpstreamInvalid):
+            reader.feed(EVENTS[0] + crafted + EVENTS[1] + b"data: [DONE]\n\n", out)
+            reader.finish(out)
+        assert b"".join(c.raw for c in out) == EVENTS[0]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.text('{}[]":,a1 \\', max_size=14), min_size=1, max_size=5), st.booleans())
+def test_every_relayed_event_is_a_json_object_on_its_own(payloads: list[str], count: bool):
+    """Whatever events an upstream sends, the fast reader relays only events whose data is
+    a JSON object by itself, or empty (or it raises: the stream ends with a 502 event)."""
+    from proxy.errors import UpstreamInvalid
+    from proxy.providers import get_adapter
+
+    reader = get_adapter("openai").framed_stream(count)  # type: ignore[attr-defined]
+    out: list[Any] = []
+    wire = b"".join(b"data: " + p.encode() + b"\n\n" for p in payloads) + b"data: [DONE]\n\n"
+    try:
+        reader.feed(wire, out)
+        reader.finish(out)
+    except UpstreamInvalid:
+        pass
+    relayed = b"".join(c.raw for c in out if c.framed) + b"".join(
+        b"data: " + c.raw + b"\n\n" for c in out if not c.framed
+    )
+    for event in relayed.split(b"\n\n")[:-1]:
+        assert event.startswith(b"data: ")
+        if event != b"data: ":  # an event without data, which SSE clients do not dispatch
+            assert isinstance(json.loads(event[6:]), dict), event

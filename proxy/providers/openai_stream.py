@@ -101,9 +101,7 @@ def _other_chars(d: _Delta) -> int:
 
 
 _event = msgspec.json.Decoder(_EventShape)
-_events = msgspec.json.Decoder(list[_EventShape])
 _head = msgspec.json.Decoder(_EventHead)
-_heads = msgspec.json.Decoder(list[_EventHead])
 _NOTHING = _EventHead()  # an event with neither usage nor error (structs compare in C)
 _choices = msgspec.json.Decoder(_Choices)
 
@@ -119,6 +117,7 @@ def usage_only(payload: bytes) -> bool:
 
 _DONE = b"data: [DONE]\n\n"
 _SEP = b"\n\ndata: "
+_BRACED_SEP = b"}\n\ndata: {"  # where one event's object ends and the next one's begins
 
 
 class FramedStream:
@@ -195,12 +194,15 @@ class FramedStream:
 
     def _plain(self, block: bytes, out: list[Chunk]) -> bool:
         """The common case in a few C calls: only one-line ``data: {...}`` events (and a
-        last ``[DONE]``). Their payloads become one JSON array decoded in one pass (a raw
-        newline cannot occur inside JSON, so ``\n\ndata: `` only separates events; a
-        newline left after joining means another kind of line). The array must hold one
-        value per event, so a payload that is two values (``{},{}``) is not let through.
-        False: something else is in the block; the event-by-event loop handles it."""
-        if not block.startswith(b"data: "):
+        last ``[DONE]``), checked in one msgspec pass. The block is split where one
+        event's ``}`` meets the next one's ``{`` and joined again with a CR between them:
+        ``}`` CR ``{`` is valid JSON only between two whole values (inside a container a
+        ``,`` or a closer must follow a value; a raw CR cannot be inside a string), so no
+        value can run from one event into the next, and one value per event is what
+        ``decode_lines`` must find. A newline left after the join is another kind of
+        line (or a boundary that is not ``}`` ``{``). False: something else is in the
+        block; the event-by-event loop handles it (a crafted event is a 502 there)."""
+        if not block.startswith(b"data: {"):
             return False
         body = block
         if block.endswith(_DONE):
@@ -208,25 +210,22 @@ class FramedStream:
             self._done = True
         if not body:
             return True
-        payloads = body.split(_SEP)
-        n = len(payloads)
-        # the first event's "data: ", the last one's blank line and the array's brackets
-        # dealt with on the first and last payloads (a few hundred bytes each), not on the
-        # whole block (a copy of it each)
+        if not body.endswith(b"}\n\n"):
+            self._done = False
+            return False
+        pieces = body.split(_BRACED_SEP)
+        n = len(pieces)
         if n == 1:
-            payloads[0] = first = last = body[6:-2]
-            payloads[0] = b"[" + first + b"]"
-        else:
-            first, last = payloads[0][6:], payloads[-1][:-2]
-            payloads[0], payloads[-1] = b"[" + first, last + b"]"
-        array = b",".join(payloads)  # split + join: a third cheaper than one replace
-        payloads[0], payloads[-1] = first, last
-        if b"\n" in array:
+            pieces[0] = body[6:-2]
+        else:  # the first event's "data: " and the last one's blank line, off them alone
+            pieces[0], pieces[-1] = pieces[0][6:], pieces[-1][:-2]
+        text = b"}\r{".join(pieces)  # the block holds no CR (``feed``)
+        if b"\n" in text:
             self._done = False
             return False
         try:
             # an event of its own that is [DONE], or empty, fails here too
-            shapes: list[Any] = (_events if self._count else _heads).decode(array)
+            shapes: list[Any] = (_event if self._count else _head).decode_lines(text)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             self._done = False
             return False  # the loop finds the bad event and relays the ones before it
@@ -246,12 +245,13 @@ class FramedStream:
         if usage is not None:  # a usage event may be one to leave out
             usage = None
             kept: list[bytes] = []
-            for p, sh in zip(payloads, shapes, strict=True):
+            # every boundary is "}\n\ndata: {" (else a newline was left): the payloads
+            for p, sh in zip(body[6:-2].split(_SEP), shapes, strict=True):
                 if self._events.drops(sh.usage, p):  # read, not relayed
                     continue
                 kept.append(p)
                 usage = sh.usage if sh.usage is not None else usage
-            if len(kept) < len(payloads):
+            if len(kept) < n:
                 body = b"".join([b"data: " + p + b"\n\n" for p in kept])
                 shapes = shapes[: len(kept)]  # only their count matters now
         self._framed(body, usage, out, self._chars(shapes))
