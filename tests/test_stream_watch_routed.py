@@ -119,3 +119,54 @@ def test_a_metered_key_is_charged_for_its_stream(make_gateway, upstream, how):
         remaining.append(int(r.headers["x-ratelimit-remaining-tokens"]))
     # the second answer's header shows the first stream's 507 tokens charged
     assert remaining[0] - remaining[1] == 507
+
+
+def test_a_failed_attempts_usage_is_not_the_answers(make_gateway, logs) -> None:
+    """A fallback's first target streams a usage event and breaks off before [DONE] (the
+    router moves on); the second answers with JSON. The usage the first one held back
+    was left on the request and read as the answer's (found by a second review): the line
+    said 100/900 tokens, a metered key would have paid 1,000 for 3."""
+    broken = (
+        b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":900,'
+        b'"total_tokens":1000}}\n\n'
+    )
+    answer = {
+        "id": "c2",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+    }
+
+    async def bad(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(broken)
+        return resp
+
+    async def good(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(answer)
+
+    def app() -> web.Application:
+        a = web.Application()
+        a.router.add_post("/bad/v1/chat/completions", bad)
+        a.router.add_post("/good/v1/chat/completions", good)
+        return a
+
+    with ServerThread(app) as server:
+        targets = [
+            {"provider": "openai", "custom_host": server.url + path}
+            for path in ("/bad/v1", "/good/v1")
+        ]
+        config = {"strategy": {"mode": "fallback"}, "targets": targets}
+        h = {"authorization": f"Bearer {PROVIDER_KEY}", "x-portkey-config": json.dumps(config)}
+        r = httpx.post(gw_url := make_gateway().url + "/v1/chat/completions", json=BODY, headers=h)
+        assert r.status_code == 200, (gw_url, r.text)
+        (line,) = lines_of(logs, 1)
+        assert (line["prompt_tokens"], line["completion_tokens"]) == (1, 2)

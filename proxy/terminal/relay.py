@@ -147,6 +147,7 @@ class Relay:
         the adapter can scan its stream: providers/openai_stream.py)."""
         if up.translation is not None:  # the adapter called in another dialect
             adapter = up.translation
+        ctx.upstream_usage = None  # an earlier attempt's held-back count is not this one's
         target = ctx.target
         timeout = target.request_timeout / 1000.0 if target and target.request_timeout else None
         if ctx.trace_headers:  # W3C traceparent of this attempt (proxy/observability)
@@ -189,6 +190,7 @@ class Relay:
                 raise unreadable(adapter.name, exc) from None
             if ctx.stream:  # the provider answered a stream request with one JSON body
                 replay = completion_to_chunks(completion.parsed, _include_usage(ctx))
+                ctx.upstream_usage = completion.usage()  # counted, asked for or not
                 return StreamReply(_iterate(replay), 200, headers)
             return CompletionReply(completion, 200, headers)
         finally:
