@@ -111,8 +111,8 @@ def test_a_passed_through_body_sends_its_first_bytes_before_the_rest(gateway, he
 
 def test_headers_go_at_once_when_a_wrapper_holds_the_first_event_back(make_gateway, held) -> None:
     """An output guardrail that does not deny holds each event until the next (non-strict
-    mode): the first chunk reaches the writer marked "more in hand" while the next one
-    waits on the upstream. The headers must not wait with it."""
+    mode). Its first event, once the second is in, must reach the client (headers first)
+    while the upstream holds the third: it was marked "more in hand" and waited."""
     up, server = held
     up.first = FIRST_EVENT + FIRST_EVENT.replace(b'"first"', b'"second"')
     gw = make_gateway(
@@ -134,7 +134,11 @@ def test_headers_go_at_once_when_a_wrapper_holds_the_first_event_back(make_gatew
     url = gw.url + "/v1/chat/completions"
     with httpx.stream("POST", url, json=body, headers=h, timeout=5) as r:  # ReadTimeout if held
         assert r.status_code == 200
+        got = b""
+        pieces = r.iter_raw()
+        while b'"first"' not in got:  # the wrapper has the second one: the first goes
+            got += next(pieces)
         up.go.set()
-        got = b"".join(r.iter_raw())
+        got += b"".join(pieces)
     assert not up.held
     assert b'"first"' in got and b'"second"' in got and got.endswith(b"data: [DONE]\n\n")

@@ -241,6 +241,9 @@ class StreamGuard:
                     ch = redactor.feed(ch)
                 if self.inline_results:
                     if last is not None:
+                        # the next one out (ch) waits for the chunk after it: "more in
+                        # hand" only if ch had that, else the writer would hold this one
+                        last.flush = ch.flush
                         yield last
                     last = ch
                 else:
