@@ -109,30 +109,34 @@ def test_a_passed_through_body_sends_its_first_bytes_before_the_rest(gateway, he
     assert got == b"A" * 100 + b"B" * 100
 
 
+GUARDED_CHAIN = [
+    {"class": "middleware.logging:LoggingMiddleware"},
+    {"class": "middleware.guardrails:GuardrailsMiddleware"},
+    {"class": "middleware.router:RouterMiddleware"},
+]
+STREAM_BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+
+def holding_guardrail(make_gateway, server: ServerThread) -> tuple[ServerThread, dict[str, str]]:
+    """A gateway and headers whose output guardrail does not deny and, in non-strict mode,
+    holds each event back until the next (its results ride on the last one)."""
+    check = {"id": "default.wordCount", "parameters": {"maxWords": 10}}
+    config = {"output_guardrails": [{"checks": [check], "deny": False}]}
+    return make_gateway({"middleware": GUARDED_CHAIN}), headers(server) | {
+        "x-portkey-config": json.dumps(config),
+        "x-portkey-strict-open-ai-compliance": "false",
+    }
+
+
 def test_headers_go_at_once_when_a_wrapper_holds_the_first_event_back(make_gateway, held) -> None:
     """An output guardrail that does not deny holds each event until the next (non-strict
     mode). Its first event, once the second is in, must reach the client (headers first)
     while the upstream holds the third: it was marked "more in hand" and waited."""
     up, server = held
     up.first = FIRST_EVENT + FIRST_EVENT.replace(b'"first"', b'"second"')
-    gw = make_gateway(
-        {
-            "middleware": [
-                {"class": "middleware.logging:LoggingMiddleware"},
-                {"class": "middleware.guardrails:GuardrailsMiddleware"},
-                {"class": "middleware.router:RouterMiddleware"},
-            ]
-        }
-    )
-    check = {"id": "default.wordCount", "parameters": {"maxWords": 10}}
-    config = {"output_guardrails": [{"checks": [check], "deny": False}]}
-    h = headers(server) | {
-        "x-portkey-config": json.dumps(config),
-        "x-portkey-strict-open-ai-compliance": "false",
-    }
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    gw, h = holding_guardrail(make_gateway, server)
     url = gw.url + "/v1/chat/completions"
-    with httpx.stream("POST", url, json=body, headers=h, timeout=5) as r:  # ReadTimeout if held
+    with httpx.stream("POST", url, json=STREAM_BODY, headers=h, timeout=5) as r:  # else ReadTimeout
         assert r.status_code == 200
         got = b""
         pieces = r.iter_raw()
@@ -142,3 +146,19 @@ def test_headers_go_at_once_when_a_wrapper_holds_the_first_event_back(make_gatew
         got += b"".join(pieces)
     assert not up.held
     assert b'"first"' in got and b'"second"' in got and got.endswith(b"data: [DONE]\n\n")
+
+
+def test_a_held_event_still_goes_out_when_the_upstream_fails_after_it(make_gateway, held) -> None:
+    """The same guardrail holds the event that came last before an upstream error event
+    (found by a review): it was dropped, the client got the first event and the error.
+    Every event before the failure reaches the client, then the error."""
+    up, server = held
+    error = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    up.first = FIRST_EVENT + FIRST_EVENT.replace(b'"first"', b'"second"') + error
+    up.go.set()  # nothing to hold: the stream ends with the error
+    gw, h = holding_guardrail(make_gateway, server)
+    r = httpx.post(gw.url + "/v1/chat/completions", json=STREAM_BODY, headers=h, timeout=5)
+    data = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    contents = [json.loads(d)["choices"][0]["delta"]["content"] for d in data[:-1]]
+    assert contents == ["first", "second"]
+    assert "overloaded" in json.loads(data[-1])["error"]["message"]

@@ -249,6 +249,12 @@ class StreamGuard:
                 else:
                     yield ch
             tail = redactor.flush() if redactor is not None else []
+        except GatewayError:
+            if last is not None:  # the upstream failed after it: it still goes out
+                held, last = last, None
+                held.flush = True
+                yield held
+            raise
         finally:
             await aclose(chunks)
         for ch in tail:
