@@ -44,8 +44,10 @@ class FirstWriteResponse(web.StreamResponse):
     one more wake-up of the client). Only for a writer that prepares with its first bytes
     already in hand and writes them at once, or ``write(b"")`` to send the headers alone.
     The one wait it adds: a stream whose first read held all of it, ``[DONE]`` included,
-    goes out in one write when the upstream's body ends — at once, unless an upstream
-    keeps its body open after ``[DONE]`` (the events waited for that before too)."""
+    goes out in one write once the upstream's body has ended and the wrappers have ended
+    (log lines; a circuit breaker's record, which may be a Redis call) — at once, unless
+    an upstream keeps its body open after ``[DONE]``. The events waited for both before
+    too; now the headers wait with them."""
 
     _send_headers_immediately = False  # aiohttp's switch, off in its own web.Response
 
