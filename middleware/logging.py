@@ -9,7 +9,6 @@ logger; prompt and answer bodies are not logged.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,8 +170,8 @@ class _LineAtEnd:
         self.last: Chunk | None = None
 
     def chunk(self, chunk: Chunk) -> None:
-        if self.last is None and self.ctx.ttfb is None:
-            self.ctx.ttfb = time.perf_counter() - self.ctx.start
+        if self.last is None:
+            self.ctx.first_chunk_sent()
         self.last = chunk
 
     def end(self, status: int, error: str | None) -> None:

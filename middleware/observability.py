@@ -10,7 +10,6 @@ unchanged.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
 from proxy.context import RequestContext
@@ -116,8 +115,7 @@ class _SettleAtEnd:
         self.feed = self.counter.feed
 
     def chunk(self, chunk: Chunk) -> None:
-        if self.ctx.ttfb is None:
-            self.ctx.ttfb = time.perf_counter() - self.ctx.start
+        self.ctx.first_chunk_sent()
         self.feed(chunk)
 
     def end(self, status: int, error: str | None) -> None:

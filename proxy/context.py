@@ -206,6 +206,12 @@ class RequestContext:
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.start) * 1000.0
 
+    def first_chunk_sent(self) -> None:
+        """Records ``ttfb`` at a stream's first chunk (later calls keep the first time):
+        whichever stream watcher sees it first (the access line, observability)."""
+        if self.ttfb is None:
+            self.ttfb = time.perf_counter() - self.start
+
 
 def three_places(value: float) -> float:
     """``round(value, 3)`` for log and audit fields, a quarter of its cost (round() with
